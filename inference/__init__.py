@@ -1,0 +1,1 @@
+"""Score article dumps paragraph by paragraph with a trained model folder."""

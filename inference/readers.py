@@ -1,0 +1,205 @@
+"""Stream articles out of dumps of any size: JSONL, CSV, Parquet or folders of .txt, each optionally .gz.
+
+Readers yield `Article` or `BadRecord` in input order and never stop at a bad record, so every input
+record ends up scored or reported. They are plain streaming loops rather than `datasets.load_dataset`
+because that loader aborts a whole file at its first malformed line.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Union
+
+FORMATS = ("jsonl", "csv", "parquet", "txt")
+
+
+@dataclass
+class Article:
+    id: str
+    title: str
+    text: str
+    source: str
+    line: int
+
+
+@dataclass
+class BadRecord:
+    source: str
+    line: int
+    error: str
+    article_id: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.error}"
+
+
+Record = Union[Article, BadRecord]
+
+
+@dataclass
+class Fields:
+    id: str = "id"
+    title: str = "title"
+    text: str = "text"
+
+
+def detect_format(path: Path) -> str:
+    if path.is_dir():
+        return "txt"
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    ext = suffixes[-1].lstrip(".") if suffixes else ""
+    if ext in ("jsonl", "json", "ndjson"):
+        return "jsonl"
+    if ext in ("csv", "tsv", "parquet", "txt"):
+        return "csv" if ext == "tsv" else ext
+    raise ValueError(f"{path}: cannot tell the format from the name; pass --format ({'/'.join(FORMATS)})")
+
+
+def open_text(path: Path) -> io.TextIOBase:
+    if path.suffix.lower() == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict", newline="")
+    return open(path, encoding="utf-8", errors="strict", newline="")
+
+
+def _article(row: dict, fields: Fields, source: str, line: int) -> Record:
+    if not isinstance(row, dict):
+        return BadRecord(source, line, f"expected a JSON object, got {type(row).__name__}")
+    raw_id = row.get(fields.id)
+    article_id = str(raw_id) if raw_id not in (None, "") else f"{Path(source).name}:{line}"
+    title, text = row.get(fields.title), row.get(fields.text)
+    for name, value in ((fields.title, title), (fields.text, text)):
+        if value is not None and not isinstance(value, str):
+            return BadRecord(source, line, f"field {name!r} is {type(value).__name__}, not text", article_id)
+    title, text = (title or "").strip(), (text or "").strip()
+    if not title and not text:
+        return BadRecord(source, line, f"no text: both {fields.title!r} and {fields.text!r} are empty or missing",
+                         article_id)
+    return Article(article_id, title, text, source, line)
+
+
+def open_binary(path: Path):
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def read_jsonl(path: Path, fields: Fields) -> Iterator[Record]:
+    source = str(path)
+    # Lines are decoded one by one so that one line of bad bytes costs that line, not the rest of the file.
+    with open_binary(path) as handle:
+        for line_no, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield BadRecord(source, line_no, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+                continue
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield BadRecord(source, line_no, f"not valid JSON ({exc.msg} at column {exc.colno})")
+                continue
+            yield _article(row, fields, source, line_no)
+
+
+def read_csv(path: Path, fields: Fields) -> Iterator[Record]:
+    source = str(path)
+    csv.field_size_limit(sys.maxsize)
+    delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
+    with open_text(path) as handle:
+        reader = csv.DictReader(handle, delimiter=delimiter)
+        try:
+            header = reader.fieldnames or []
+        except UnicodeDecodeError as exc:
+            yield BadRecord(source, 1, f"not UTF-8 ({exc.reason})")
+            return
+        if fields.text not in header and fields.title not in header:
+            yield BadRecord(source, 1, f"header has neither {fields.title!r} nor {fields.text!r}: {header}")
+            return
+        while True:
+            line_no = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeDecodeError) as exc:
+                yield BadRecord(source, line_no, f"unreadable CSV row ({exc})")
+                if isinstance(exc, UnicodeDecodeError):
+                    return
+                continue
+            if None in row:  # more cells than header columns
+                yield BadRecord(source, line_no, f"row has {len(header) + len(row[None])} cells, header has {len(header)}",
+                                row.get(fields.id) or None)
+                continue
+            yield _article(row, fields, source, line_no)
+
+
+def read_parquet(path: Path, fields: Fields, batch_size: int = 1024) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    source = str(path)
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        yield BadRecord(source, 0, f"not a readable Parquet file ({exc})")
+        return
+    names = parquet.schema_arrow.names
+    if fields.text not in names and fields.title not in names:
+        yield BadRecord(source, 0, f"columns have neither {fields.title!r} nor {fields.text!r}: {names}")
+        return
+    columns = [c for c in (fields.id, fields.title, fields.text) if c in names]
+    row_no = 0
+    for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+        for row in batch.to_pylist():
+            row_no += 1  # "line" of a Parquet record is its 1-based row number
+            yield _article(row, fields, source, row_no)
+
+
+def read_txt_folder(path: Path, fields: Fields) -> Iterator[Record]:
+    """One article per .txt(.gz) file: first non-empty line is the title, the rest is the body."""
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith((".txt", ".txt.gz")))
+    for file in files:
+        source = str(file)
+        article_id = str(file.relative_to(path) if path.is_dir() else file.name)
+        article_id = article_id[: -len(".gz")] if article_id.endswith(".gz") else article_id
+        article_id = article_id[: -len(".txt")] if article_id.endswith(".txt") else article_id
+        try:
+            with open_text(file) as handle:
+                content = handle.read()
+        except UnicodeDecodeError as exc:
+            yield BadRecord(source, 1, f"not UTF-8 ({exc.reason})", article_id)
+            continue
+        lines = content.splitlines()
+        first = next((i for i, line in enumerate(lines) if line.strip()), None)
+        if first is None:
+            yield BadRecord(source, 1, "empty file", article_id)
+            continue
+        yield Article(article_id, lines[first].strip(), "\n".join(lines[first + 1:]).strip(), source, first + 1)
+
+
+def iter_records(path: str | Path, fmt: str | None = None, fields: Fields | None = None) -> Iterator[Record]:
+    """All records of a file or folder; a folder of dumps is read file by file in name order."""
+    path = Path(path)
+    fields = fields or Fields()
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir() and fmt not in (None, "txt"):
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            try:
+                if detect_format(file) == fmt:
+                    yield from iter_records(file, fmt, fields)
+            except ValueError:
+                continue
+        return
+    fmt = fmt or detect_format(path)
+    readers = {"jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet, "txt": read_txt_folder}
+    if fmt not in readers:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    yield from readers[fmt](path, fields)

@@ -1,0 +1,73 @@
+"""Split an article into its title, body paragraphs and trailing related-headline bullets."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TITLE, BODY, RELATED = "title", "body", "related"
+
+# A related-headline bullet: "- " (or an en/em dash) then a headline, at the very end of the article.
+_BULLET = re.compile(r"^\s*[-–—]\s+(?P<text>\S.*)$")
+# Dialogue ("- Вы уверены? - спросил он") also starts with a dash; an attribution after a dash marks it.
+_DIALOGUE = re.compile(r"[,.!?…]\s*[-–—]\s+\w")
+_MAX_BULLET_CHARS = 220
+# Junk that scrapers glue onto the last line: view counters, "Читайте также", share buttons, timestamps.
+_TAIL_JUNK = re.compile(
+    r"(?:\s*(?:Просмотр(?:ов|ы)?:?|👁|Views:?)\s*\d[\d\s\u00a0]*"
+    r"|\s*(?:Читайте также|Поделиться|Комментарии\s*\(\d+\))\s*:?"
+    r"|\s+\d{1,2}:\d{2}(?:\s+\d{1,2}\.\d{1,2}\.\d{2,4})?)\s*$",
+    re.IGNORECASE,
+)
+# On a bullet, a bare trailing number is a view counter ("... на границе 1 245"); a year (1900-2099) is not.
+_BULLET_COUNTER = re.compile(r"(?<=\D)\s+(?!(?:19|20)\d\d$)(?:\d{1,3}(?:[\s\u00a0]\d{3})+|\d{1,3}|\d{5,})\s*$")
+
+
+@dataclass
+class Paragraph:
+    index: int
+    kind: str
+    text: str
+
+
+def strip_tail_junk(line: str, bullet: bool = False) -> str:
+    previous = None
+    while previous != line:
+        previous = line
+        line = _TAIL_JUNK.sub("", line)
+        if bullet:
+            line = _BULLET_COUNTER.sub("", line)
+    return line.strip()
+
+
+def _related_start(lines: list[str]) -> int:
+    """Index where the trailing run of related-headline bullets begins (len(lines) if there is none)."""
+    start = len(lines)
+    while start > 0:
+        candidate = _BULLET.match(lines[start - 1])
+        if not candidate or len(lines[start - 1]) > _MAX_BULLET_CHARS or _DIALOGUE.search(candidate["text"]):
+            break
+        start -= 1
+    # A body that is nothing but dashes is a list, not related headlines.
+    return start if start > 0 else len(lines)
+
+
+def split_article(title: str, text: str) -> list[Paragraph]:
+    lines = [line.strip() for line in (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line for line in lines if line]
+    if lines:
+        bullet_tail = bool(_BULLET.match(lines[-1]))
+        lines[-1] = strip_tail_junk(lines[-1], bullet=bullet_tail)
+        if not lines[-1] or (bullet_tail and not _BULLET.match(lines[-1])):
+            lines.pop()
+    related_from = _related_start(lines)
+
+    paragraphs: list[Paragraph] = []
+    title = (title or "").strip()
+    if title:
+        paragraphs.append(Paragraph(0, TITLE, title))
+    for i, line in enumerate(lines):
+        if i >= related_from:
+            paragraphs.append(Paragraph(len(paragraphs), RELATED, _BULLET.match(line)["text"].strip()))
+        else:
+            paragraphs.append(Paragraph(len(paragraphs), BODY, line))
+    return paragraphs

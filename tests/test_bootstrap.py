@@ -1,0 +1,54 @@
+import json
+
+import numpy as np
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from training.navec_vectors import load_word_vectors
+from training.tokenizer import ALPHABET
+
+
+def test_base_saves_reloads_and_keeps_its_vocabulary(tiny_base):
+    card = json.loads((tiny_base / "base_card.json").read_text())
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    model = AutoModel.from_pretrained(tiny_base, use_safetensors=True)
+    assert len(tokenizer) == card["embedding_seeding"]["vocab"] == model.config.vocab_size
+    # 3000 asked for, plus the alphabet the trainer is told to keep whole.
+    assert 3000 <= len(tokenizer) <= 3000 + len(ALPHABET)
+    assert model.config.hidden_size == 300 and model.config.num_hidden_layers == 1
+    seeding = card["embedding_seeding"]
+    assert seeding["navec_exact"] > 1000 and seeding["navec_mean_of_words"] > 100
+    assert sum(seeding[k] for k in ("navec_exact", "navec_mean_of_words", "random")) == seeding["vocab"]
+
+
+def test_a_navec_word_gets_its_navec_vector(tiny_base):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    weights = AutoModel.from_pretrained(tiny_base, use_safetensors=True).get_input_embeddings().weight.detach()
+    vectors = load_word_vectors()
+    for word in ("президент", "россии", "газ"):
+        ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+        assert len(ids) == 1, f"{word} should be one token, got {tokenizer.tokenize(word)}"
+        row = weights[ids[0]].numpy()
+        navec = vectors.get(word)
+        cosine = float(row @ navec / (np.linalg.norm(row) * np.linalg.norm(navec)))
+        assert cosine > 0.999, word
+
+
+def test_seeded_neighbours_are_semantic(tiny_base):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    weights = AutoModel.from_pretrained(tiny_base, use_safetensors=True).get_input_embeddings().weight.detach()
+    weights = torch.nn.functional.normalize(weights, dim=-1)
+
+    def vec(word):
+        [i] = tokenizer(word, add_special_tokens=False)["input_ids"]
+        return weights[i]
+
+    # Pretrained knowledge: a random init would put these at cosine ~0.
+    assert float(vec("нефть") @ vec("газ")) > 0.3
+    assert float(vec("нефть") @ vec("газ")) > float(vec("нефть") @ vec("суд")) + 0.1
+
+
+def test_tokenizer_folds_case_and_yo_like_navec_and_never_loses_digits(tiny_base):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    assert tokenizer.tokenize("ЕЩЁ") == tokenizer.tokenize("еще")
+    assert tokenizer.unk_token not in tokenizer.tokenize("Вывезли 1 245,5 т зерна — «Русагротранс» №7 (+12%)")

@@ -1,0 +1,71 @@
+import json
+
+from safetensors.torch import load_file
+from transformers import pipeline
+
+from training.train import main
+
+
+def test_run_folder_has_model_metrics_and_plots(tiny_run):
+    model = tiny_run / "model"
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"):
+        assert (model / name).is_file(), name
+    # Nothing in a model folder may need unpickling.
+    assert not list(model.glob("*.bin")) and not list(model.glob("*.pt"))
+    config = json.loads((model / "config.json").read_text())
+    assert config["id2label"] == {"0": "phone_call", "1": "support_statement", "2": "unrest_report",
+                                  "3": "trade_news", "4": "other"}
+    assert (tiny_run / "confusion_matrix.png").stat().st_size > 1000
+    assert (tiny_run / "training_curve.png").stat().st_size > 1000
+
+
+def test_metrics_json_reports_model_and_baseline_on_dev_and_test(tiny_run):
+    metrics = json.loads((tiny_run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["sizes"]["train"] == 160  # max_train_samples in configs/tiny.yaml
+    for block in (metrics["dev"], metrics["test"], metrics["baseline_tfidf_logreg"]["test"]):
+        assert 0.0 <= block["macro_f1"] <= 1.0 and 0.0 <= block["accuracy"] <= 1.0
+        assert set(block["per_label"]) == set(metrics["labels"])
+        matrix = block["confusion_matrix"]["matrix"]
+        assert len(matrix) == 5 and all(len(row) == 5 for row in matrix)
+    assert sum(map(sum, metrics["test"]["confusion_matrix"]["matrix"])) == metrics["sizes"]["test"]
+    # The baseline is a real fit: on hand-written news it is far above chance (0.2).
+    assert metrics["baseline_tfidf_logreg"]["test"]["macro_f1"] > 0.5
+
+
+def test_plain_transformers_pipeline_loads_the_folder_with_real_label_names(tiny_run):
+    classify = pipeline("text-classification", model=str(tiny_run / "model"), top_k=None)
+    [scores] = classify(["Президенты России и Казахстана провели телефонный разговор."])
+    assert {s["label"] for s in scores} == {"phone_call", "support_statement", "unrest_report", "trade_news", "other"}
+    assert abs(sum(s["score"] for s in scores) - 1.0) < 1e-4
+
+
+def test_frozen_embeddings_stay_equal_to_the_base(tiny_base, tiny_run):
+    base = load_file(tiny_base / "model.safetensors")
+    tuned = load_file(tiny_run / "model" / "model.safetensors")
+    key = "bert.embeddings.word_embeddings.weight"
+    assert (base[key] == tuned[key]).all()
+    layer = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not (base[layer] == tuned[layer]).all()
+
+
+def test_rerun_resumes_from_the_last_checkpoint(tiny_base, tiny_run, capsys, caplog):
+    # The first run finished its only epoch; a second one resumes there and trains no further step.
+    caplog.set_level("INFO")
+    assert main(["--config", "configs/tiny.yaml", "--output-dir", str(tiny_run),
+                 "--set", f"model.name_or_path={tiny_base}"]) == 0
+    assert "resuming from" in caplog.text
+
+
+def test_bad_label_in_a_split_fails_naming_file_and_line(tmp_path, tiny_base, capsys):
+    bad = tmp_path / "train.jsonl"
+    bad.write_text('{"text": "ok", "label": "other"}\n{"text": "x", "label": "weather"}\n', encoding="utf-8")
+    code = main(["--config", "configs/tiny.yaml", "--output-dir", str(tmp_path / "run"),
+                 "--set", f"model.name_or_path={tiny_base}", "--set", f"data.train={bad}"])
+    assert code == 2
+    assert f"{bad}:2: label 'weather'" in capsys.readouterr().err
+
+
+def test_missing_base_explains_how_to_build_it(tmp_path, capsys):
+    code = main(["--config", "configs/tiny.yaml", "--output-dir", str(tmp_path / "run"),
+                 "--set", "model.name_or_path=bases_that_do_not_exist"])
+    assert code == 2 and "python -m training.bootstrap" in capsys.readouterr().err

@@ -1,0 +1,157 @@
+"""The run configuration: one YAML file, read into typed sections, with `--set a.b=value` overrides."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class DataConfig:
+    train: str = "data/labeled/train.jsonl"
+    dev: str = "data/labeled/dev.jsonl"
+    test: str = "data/labeled/test.jsonl"
+    text_column: str = "text"
+    label_column: str = "label"
+
+
+@dataclass
+class ModelConfig:
+    # A hub id (needs network) or a local folder, e.g. one written by `python -m training.bootstrap`.
+    name_or_path: str = "bases/navec-bert"
+    # Frozen navec-seeded embeddings keep the meaning of words the labeled set never shows.
+    freeze_embeddings: bool = False
+    dropout: float | None = None
+
+
+@dataclass
+class TrainConfig:
+    max_length: int = 128
+    epochs: float = 10
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    seed: int = 42
+    logging_steps: int = 20
+    max_train_samples: int | None = None
+    torch_threads: int | None = None
+
+
+@dataclass
+class BaseConfig:
+    """How `python -m training.bootstrap` builds an offline base model."""
+
+    vocab_size: int = 24000
+    hidden_layers: int = 3
+    attention_heads: int = 6
+    intermediate_size: int = 1200
+    max_position_embeddings: int = 512
+    # Navec words weigh in the tokenizer's vocabulary by frequency; these texts are added to it.
+    tokenizer_texts: list[str] = field(default_factory=lambda: ["data/labeled/train.jsonl"])
+    # Only the most frequent navec words are used to learn and seed sub-word pieces.
+    navec_words: int = 120000
+    seed_embeddings: bool = True
+    # navec vectors are rescaled to this per-dimension std so they sit beside BERT's 0.02-std position embeddings.
+    embedding_std: float = 0.1
+    seed: int = 42
+
+
+@dataclass
+class Config:
+    labels: list[str] = field(
+        default_factory=lambda: ["phone_call", "support_statement", "unrest_report", "trade_news", "other"]
+    )
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    base: BaseConfig = field(default_factory=BaseConfig)
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.labels)}
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(enumerate(self.labels))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _build(cls, values: dict[str, Any], where: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(fields)}")
+    kwargs = {}
+    for name, value in values.items():
+        default = getattr(cls(), name)
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value or {}, f"{where}.{name}")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _apply_override(raw: dict[str, Any], assignment: str) -> None:
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.epochs=2")
+    key, value = assignment.split("=", 1)
+    node = raw
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {assignment!r}: {part} is not a section")
+    node[parts[-1]] = yaml.safe_load(value)
+
+
+def _check(config: Config, source: str) -> None:
+    labels = config.labels
+    if not labels or len(set(labels)) != len(labels) or not all(isinstance(x, str) and x for x in labels):
+        raise ConfigError(f"{source}: labels must be a non-empty list of distinct names, got {labels!r}")
+    if config.train.epochs <= 0 or config.train.batch_size <= 0 or config.train.max_length <= 0:
+        raise ConfigError(f"{source}: train.epochs, train.batch_size and train.max_length must be positive")
+    if config.base.vocab_size < 100:
+        raise ConfigError(f"{source}: base.vocab_size must be at least 100")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a YAML config (or the built-in defaults when `path` is None) and apply `KEY=VALUE` overrides."""
+    raw: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{source}: cannot read config: {exc.strerror}") from exc
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    for assignment in overrides or []:
+        _apply_override(raw, assignment)
+    config = _build(Config, raw, source)
+    # YAML reads 3e-4 as a string; coerce numeric fields to the declared types.
+    for section in (config.train, config.base, config.model):
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, str) and f.type in ("float", "int", "float | None", "int | None"):
+                try:
+                    setattr(section, f.name, float(value) if "float" in f.type else int(value))
+                except ValueError as exc:
+                    raise ConfigError(f"{source}: {f.name}={value!r} is not a number") from exc
+    _check(config, source)
+    return config

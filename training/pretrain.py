@@ -1,0 +1,193 @@
+"""Domain-adaptive masked-LM pretraining of a base model on an unlabeled article dump.
+
+    python -m training.pretrain --base bases/navec-bert --corpus dump.jsonl [more dumps] \
+        (--minutes 30 | --steps 2000) --output-dir bases/navec-bert-adapted
+
+The dump is read in the scorer's input formats (JSONL / CSV / Parquet / .txt folders, .gz) and split into
+paragraphs the same way, so the model adapts to exactly the text it will later score. The corpus is
+streamed (`datasets.IterableDataset` with a shuffle buffer), never loaded whole. Checkpoints go to
+OUTPUT_DIR/checkpoints; running the same command again resumes from the last one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from datasets import IterableDataset
+from transformers import (
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    DataCollatorForLanguageModeling,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+
+from inference.readers import Article, iter_records
+from inference.splitter import split_article
+
+log = logging.getLogger("training.pretrain")
+RESERVED_PREFIX = "reserved-"
+
+
+def check_corpus(paths: list[str]) -> list[str]:
+    """Held-out evaluation files must never reach a training corpus, even by accident."""
+    for path in paths:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        if Path(path).name.startswith(RESERVED_PREFIX):
+            raise ValueError(f"{path}: files named {RESERVED_PREFIX}* are held out for evaluation; refusing to train on them")
+    return paths
+
+
+def article_texts(paths: list[str]):
+    """One example per article: its paragraphs joined by newlines, reserved-* files inside folders skipped."""
+    for path in paths:
+        for record in iter_records(path):
+            if not isinstance(record, Article) or Path(record.source).name.startswith(RESERVED_PREFIX):
+                continue
+            paragraphs = [p.text for p in split_article(record.title, record.text)]
+            if paragraphs:
+                yield {"text": "\n".join(paragraphs)}
+
+
+def packed_examples(paths: list[str], tokenizer, max_length: int):
+    """Consecutive paragraphs of an article packed into sequences of up to `max_length` tokens.
+
+    Packing wastes no compute on padding; keeping to one article keeps each sequence coherent.
+    """
+    room = max_length - 2  # [CLS] ... [SEP]
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    for example in article_texts(paths):
+        ids: list[int] = []
+        for paragraph in example["text"].split("\n"):
+            piece = tokenizer(paragraph, add_special_tokens=False)["input_ids"][:room]
+            if ids and len(ids) + len(piece) + 1 > room:
+                yield {"input_ids": [cls, *ids, sep]}
+                ids = []
+            ids = ids + [sep] + piece if ids else piece
+        if len(ids) >= 8:
+            yield {"input_ids": [cls, *ids, sep]}
+
+
+def checkpoint_step(checkpoint: str) -> int:
+    return json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+
+
+class TimeBudget(TrainerCallback):
+    """Stop (and checkpoint) once the wall-clock budget for this invocation is spent."""
+
+    def __init__(self, minutes: float):
+        self.deadline = time.time() + minutes * 60
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.time() >= self.deadline:
+            control.should_training_stop = True
+            control.should_save = True
+        return control
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m training.pretrain", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base", required=True, help="base model folder (python -m training.bootstrap)")
+    p.add_argument("--corpus", required=True, nargs="+", help="unlabeled dump file(s) or folder(s)")
+    p.add_argument("--output-dir", required=True)
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--minutes", type=float, help="wall-clock budget of this run")
+    budget.add_argument("--steps", type=int, help="optimizer steps in total")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=128)
+    p.add_argument("--learning-rate", type=float, default=5e-4)
+    p.add_argument("--mlm-probability", type=float, default=0.15)
+    p.add_argument("--shuffle-buffer", type=int, default=10_000)
+    p.add_argument("--save-steps", type=int, default=200)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--overwrite", action="store_true", help="ignore existing checkpoints")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        corpus = check_corpus(args.corpus)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    set_seed(args.seed)
+    started = time.time()
+    tokenizer = AutoTokenizer.from_pretrained(args.base)
+    model = AutoModelForMaskedLM.from_pretrained(args.base, use_safetensors=True)
+    dataset = IterableDataset.from_generator(
+        packed_examples, gen_kwargs={"paths": corpus, "tokenizer": tokenizer, "max_length": args.max_length}
+    ).shuffle(seed=args.seed, buffer_size=args.shuffle_buffer)
+
+    out = Path(args.output_dir)
+    checkpoints = out / "checkpoints"
+    training_args = TrainingArguments(
+        output_dir=str(checkpoints),
+        # A time budget has no known end, so it gets a constant rate; a step budget decays linearly.
+        max_steps=args.steps or 10_000_000,
+        lr_scheduler_type="linear" if args.steps else "constant_with_warmup",
+        warmup_steps=0.06 if args.steps else 100,
+        learning_rate=args.learning_rate,
+        weight_decay=0.01,
+        per_device_train_batch_size=args.batch_size,
+        save_strategy="steps",
+        save_steps=args.save_steps,
+        save_total_limit=2,
+        logging_steps=50,
+        seed=args.seed,
+        report_to="none",
+        disable_tqdm=False,
+    )
+    callbacks = [TimeBudget(args.minutes)] if args.minutes else []
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=dataset,
+        data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=args.mlm_probability),
+        callbacks=callbacks,
+    )
+    resume = None if args.overwrite or not checkpoints.is_dir() else get_last_checkpoint(str(checkpoints))
+    done = resume is not None and args.steps is not None and checkpoint_step(resume) >= args.steps
+    if done:
+        # The Trainer would take one more step past max_steps on a streamed dataset; a finished run
+        # only exports its last checkpoint.
+        log.info("%s already reached %d steps; exporting it", resume, args.steps)
+        trainer.model = AutoModelForMaskedLM.from_pretrained(resume, use_safetensors=True)
+        trainer.state.global_step = checkpoint_step(resume)
+        training_loss = None
+    else:
+        if resume:
+            log.info("resuming from %s", resume)
+        training_loss = trainer.train(resume_from_checkpoint=resume).training_loss
+    trainer.model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    card = {
+        "built_by": "python -m training.pretrain",
+        "base": args.base,
+        "corpus": corpus,
+        "steps": trainer.state.global_step,
+        "sequences_seen": trainer.state.global_step * args.batch_size,
+        "final_train_loss": training_loss,
+        "seconds": round(time.time() - started, 1),
+        "args": vars(args),
+    }
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    card["loss_first_last_logged"] = [losses[0], losses[-1]] if losses else None
+    (out / "pretrain_card.json").write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
+    print(f"adapted base written to {out}: {card['steps']} steps, {card['sequences_seen']} sequences, "
+          f"{card['seconds']:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Rebuild data/labeled/{train,dev,test}.jsonl from the hand-written articles in data/source/.
+
+    python -m training.splits [--source data/source] [--output data/labeled] [--seed 13]
+
+Splits are by article, stratified by label (scikit-learn's StratifiedGroupKFold, 10 folds: one test,
+one dev, eight train). Articles that share an exact or near-duplicate paragraph (word 5-gram Jaccard
+>= 0.7) are one group, so no duplicate straddles two splits.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from sklearn.model_selection import StratifiedGroupKFold
+
+from .config import load_config
+
+NEAR_DUPLICATE = 0.7
+_WORD = re.compile(r"\w+")
+
+
+def shingles(text: str, n: int = 5) -> frozenset:
+    words = _WORD.findall(text.lower().replace("ё", "е"))
+    if len(words) < n:
+        return frozenset([tuple(words)])
+    return frozenset(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+
+
+def near_duplicate_pairs(texts: list[str], threshold: float = NEAR_DUPLICATE) -> list[tuple[int, int]]:
+    """Index pairs with word 5-gram Jaccard >= threshold, found through shared shingles, not all pairs."""
+    sets = [shingles(t) for t in texts]
+    postings: dict[tuple, list[int]] = defaultdict(list)
+    for i, s in enumerate(sets):
+        for gram in s:
+            postings[gram].append(i)
+    shared: Counter = Counter()
+    for ids in postings.values():
+        if len(ids) > 1:
+            for a in range(len(ids)):
+                for b in range(a + 1, len(ids)):
+                    shared[(ids[a], ids[b])] += 1
+    pairs = []
+    for (i, j), inter in shared.items():
+        if inter / (len(sets[i]) + len(sets[j]) - inter) >= threshold:
+            pairs.append((i, j))
+    return pairs
+
+
+def read_source(folder: Path, labels: list[str]) -> list[dict]:
+    rows, known = [], set(labels)
+    for path in sorted(folder.glob("*.jsonl")):
+        for line_no, line in enumerate(path.open(encoding="utf-8"), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+            if row.get("label") not in known:
+                raise ValueError(f"{path}:{line_no}: unknown label {row.get('label')!r}")
+            if not isinstance(row.get("text"), str) or not row["text"].strip() or not row.get("article_id"):
+                raise ValueError(f"{path}:{line_no}: missing text or article_id")
+            rows.append({"text": row["text"].strip(), "label": row["label"], "article_id": row["article_id"],
+                         "kind": row.get("kind", "body")})
+    return rows
+
+
+def article_groups(rows: list[dict]) -> list[int]:
+    """A group id per row: articles joined whenever two of their paragraphs are (near) duplicates."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in near_duplicate_pairs([r["text"] for r in rows]):
+        a, b = find(rows[i]["article_id"]), find(rows[j]["article_id"])
+        if a != b:
+            parent[a] = b
+    roots = {}
+    return [roots.setdefault(find(r["article_id"]), len(roots)) for r in rows]
+
+
+def split_rows(rows: list[dict], seed: int) -> dict[str, list[dict]]:
+    groups = article_groups(rows)
+    folds = StratifiedGroupKFold(n_splits=10, shuffle=True, random_state=seed)
+    assignment = {}
+    for fold, (_, held) in enumerate(folds.split(rows, [r["label"] for r in rows], groups)):
+        for i in held:
+            assignment[i] = "test" if fold == 0 else "dev" if fold == 1 else "train"
+    out = {"train": [], "dev": [], "test": []}
+    for i, row in enumerate(rows):
+        out[assignment[i]].append(row)
+    return out
+
+
+def count_table(splits: dict[str, list[dict]], labels: list[str]) -> str:
+    lines = ["| label | train | dev | test | total |", "|---|---:|---:|---:|---:|"]
+    for label in labels + ["all"]:
+        counts = [sum(1 for r in splits[s] if label in ("all", r["label"])) for s in ("train", "dev", "test")]
+        lines.append(f"| {label} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.splits", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default="data/source")
+    p.add_argument("--output", default="data/labeled")
+    p.add_argument("--config", default="configs/default.yaml", help="config whose `labels` are allowed")
+    p.add_argument("--seed", type=int, default=13)
+    args = p.parse_args(argv)
+    labels = load_config(args.config).labels
+    try:
+        rows = read_source(Path(args.source), labels)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    splits = split_rows(rows, args.seed)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, part in splits.items():
+        with open(out / f"{name}.jsonl", "w", encoding="utf-8") as handle:
+            for row in part:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(count_table(splits, labels))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""A WordPiece tokenizer for Russian news, trained here with `tokenizers` (no downloads)."""
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+# Lowercase letters only: the normalizer lowercases before the model sees text.
+ALPHABET = ("абвгдежзийклмнопрстуфхцчшщъыьэюяіїєґўăâîșțşţ" + string.ascii_lowercase + string.digits
+            + string.punctuation + "«»„“”‘’–—…№°€$£¥₽%•·×")
+
+
+def _normalizer():
+    # Lowercase and ё->е like navec; accents are kept because NFD stripping would turn й into и.
+    return normalizers.Sequence([
+        normalizers.NFC(),
+        normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False, strip_accents=False, lowercase=True),
+        normalizers.Replace("ё", "е"),
+    ])
+
+
+def weighted_words(words: list[str], counts: list[int], per_repeat: int = 200, cap: int = 5000) -> Iterator[str]:
+    """Navec words as pseudo-text whose word frequencies follow the 1B-token news corpus navec was built on.
+
+    One repeat per `per_repeat` occurrences keeps the frequency ranking (so frequent inflected forms such
+    as "провела" become whole tokens) in a few million words instead of a billion.
+    """
+    for word, count in zip(words, counts):
+        yield " ".join([word] * max(1, min(cap, count // per_repeat)))
+
+
+def number_texts() -> Iterator[str]:
+    """Digit strings, so numbers split into digit pieces instead of [UNK] whatever texts the vocabulary saw."""
+    numbers = " ".join(f"{i:02d} {i}" for i in range(100))
+    for _ in range(3):
+        yield numbers
+
+
+def read_texts(paths: Iterable[str | Path]) -> Iterator[str]:
+    """Text fields of JSONL files (labeled splits or article dumps)."""
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                for key in ("title", "text"):
+                    if isinstance(row.get(key), str):
+                        yield row[key]
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int) -> PreTrainedTokenizerFast:
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
+    tok.normalizer = _normalizer()
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIAL_TOKENS,
+                                        continuing_subword_prefix="##", show_progress=False,
+                                        initial_alphabet=list(ALPHABET))
+    tok.train_from_iterator(texts, trainer=trainer)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    tok.decoder = decoders.WordPiece(prefix="##")
+    # Wrap the trained object directly: BertTokenizerFast(vocab_file=...) can silently rebuild a tiny vocab.
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]", model_max_length=model_max_length,
+    )
+
+
+def save_and_reload(tokenizer: PreTrainedTokenizerFast, folder: str | Path) -> PreTrainedTokenizerFast:
+    """Save, load back through AutoTokenizer, and insist the vocabulary survived the round trip."""
+    tokenizer.save_pretrained(str(folder))
+    reloaded = AutoTokenizer.from_pretrained(str(folder))
+    if len(reloaded) != len(tokenizer):
+        raise RuntimeError(f"{folder}: tokenizer reloaded with {len(reloaded)} tokens, trained {len(tokenizer)}")
+    return reloaded
