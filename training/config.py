@@ -52,7 +52,7 @@ class BaseConfig:
     intermediate_size: int = 1200
     max_position_embeddings: int = 512
     # Navec words weigh in the tokenizer's vocabulary by frequency; these texts are added to it.
-    tokenizer_texts: list[str] = field(default_factory=lambda: ["data/labeled/train.jsonl"])
+    tokenizer_texts: list[str] = field(default_factory=list)
     # Only the most frequent navec words are used to learn and seed sub-word pieces.
     navec_words: int = 120000
     seed_embeddings: bool = True

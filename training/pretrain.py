@@ -17,9 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+import torch.nn.functional as F
 from datasets import IterableDataset
 from transformers import (
+    AutoConfig,
     AutoModelForMaskedLM,
+    BertForMaskedLM,
     AutoTokenizer,
     DataCollatorForLanguageModeling,
     Trainer,
@@ -27,6 +30,7 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
+from transformers.modeling_outputs import MaskedLMOutput
 from transformers.trainer_utils import get_last_checkpoint
 
 from inference.readers import Article, iter_records
@@ -74,6 +78,28 @@ def packed_examples(paths: list[str], tokenizer, max_length: int):
             ids = ids + [sep] + piece if ids else piece
         if len(ids) >= 8:
             yield {"input_ids": [cls, *ids, sep]}
+
+
+class MaskedOnlyBertForMaskedLM(BertForMaskedLM):
+    """`BertForMaskedLM` that applies the vocabulary head to the masked positions only.
+
+    Run over every position, the head (hidden x vocabulary) costs about twice the whole small encoder,
+    yet only the ~15% masked positions carry loss. Same weights, same loss, same saved folder.
+    """
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None):
+        hidden = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+        masked = labels != -100
+        logits = self.cls(hidden[masked])
+        return MaskedLMOutput(loss=F.cross_entropy(logits, labels[masked]), logits=logits)
+
+
+def load_mlm(path: str):
+    if AutoConfig.from_pretrained(path).model_type == "bert":
+        model = MaskedOnlyBertForMaskedLM.from_pretrained(path, use_safetensors=True)
+        model.config.architectures = ["BertForMaskedLM"]  # what the saved folder is to anyone loading it
+        return model
+    return AutoModelForMaskedLM.from_pretrained(path, use_safetensors=True)
 
 
 def checkpoint_step(checkpoint: str) -> int:
@@ -124,7 +150,7 @@ def main(argv=None) -> int:
     set_seed(args.seed)
     started = time.time()
     tokenizer = AutoTokenizer.from_pretrained(args.base)
-    model = AutoModelForMaskedLM.from_pretrained(args.base, use_safetensors=True)
+    model = load_mlm(args.base)
     dataset = IterableDataset.from_generator(
         packed_examples, gen_kwargs={"paths": corpus, "tokenizer": tokenizer, "max_length": args.max_length}
     ).shuffle(seed=args.seed, buffer_size=args.shuffle_buffer)
