@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from itertools import islice
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -62,6 +63,8 @@ def score_chunk(scorer: Scorer, articles: list[Article]) -> list[dict]:
 
 
 def run(args) -> dict:
+    if not Path(args.input).exists():
+        raise FileNotFoundError(f"{args.input}: no such file or folder")
     scorer = Scorer(args.model, batch_size=args.batch_size, max_length=args.max_length, device=args.device)
     writer = ScoredWriter(args.output, scorer.labels, errors=args.errors, resume=not args.overwrite)
     fields = Fields(args.id_field, args.title_field, args.text_field)

@@ -109,3 +109,4 @@ def test_missing_input_is_a_one_line_error(tiny_run, tmp_path, capsys):
     code = cli.main(["--model", str(tiny_run / "model"), "--input", str(tmp_path / "nope.jsonl"),
                      "--output", str(tmp_path / "o.jsonl"), "--quiet"])
     assert code == 2 and "nope.jsonl: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()

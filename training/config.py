@@ -36,6 +36,7 @@ class TrainConfig:
     learning_rate: float = 5e-5
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
+    label_smoothing: float = 0.0
     seed: int = 42
     logging_steps: int = 20
     max_train_samples: int | None = None

@@ -46,10 +46,14 @@ def parse_args(argv=None):
 
 def load_model(config: Config):
     name = config.model.name_or_path
-    if not (Path(name).is_dir() or "/" in name):
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    looks_local = name.startswith((".", "/", "~", "bases/", "runs/")) or "/" not in name
+    if not Path(name).is_dir() and (offline or looks_local):
         raise ConfigError(
-            f"model.name_or_path {name!r} is neither a folder nor a hub id; "
-            "build the offline base first: python -m training.bootstrap --output-dir bases/navec-bert"
+            f"model.name_or_path {name!r}: no such model folder"
+            + (" (and HF_HUB_OFFLINE is set)" if offline else "")
+            + "; build the offline base first: python -m training.bootstrap --config configs/default.yaml "
+            "--output-dir bases/navec-bert"
         )
     extra = {} if config.model.dropout is None else {
         "hidden_dropout_prob": config.model.dropout, "attention_probs_dropout_prob": config.model.dropout}
@@ -74,6 +78,7 @@ def training_arguments(config: Config, checkpoints: Path) -> TrainingArguments:
         learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
         warmup_steps=t.warmup_ratio,
+        label_smoothing_factor=t.label_smoothing,
         eval_strategy="epoch",
         save_strategy="epoch",
         save_total_limit=2,
