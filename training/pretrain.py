@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 import torch.nn.functional as F
 from datasets import IterableDataset
 from transformers import (
@@ -173,6 +174,7 @@ def main(argv=None) -> int:
         seed=args.seed,
         report_to="none",
         disable_tqdm=False,
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
     callbacks = [TimeBudget(args.minutes)] if args.minutes else []
     trainer = Trainer(
