@@ -66,6 +66,9 @@ def seed_matrix(tokenizer, vectors, top_words: int) -> tuple[np.ndarray, np.ndar
 
 def build_base(config, output_dir: str | Path) -> dict:
     b = config.base
+    missing = [p for p in b.tokenizer_texts if not Path(p).is_file()]
+    if missing:
+        raise ConfigError(f"base.tokenizer_texts: file(s) not found: {missing}")
     set_seed(b.seed)
     started = time.time()
     out = Path(output_dir)
@@ -73,9 +76,6 @@ def build_base(config, output_dir: str | Path) -> dict:
 
     vectors = load_word_vectors()
     log.info("navec: %d words x %d dims", len(vectors.words), vectors.dim)
-    missing = [p for p in b.tokenizer_texts if not Path(p).is_file()]
-    if missing:
-        raise ConfigError(f"base.tokenizer_texts: file(s) not found: {missing}")
     texts = chain(weighted_words(vectors.words[: b.navec_words], vectors.counts[: b.navec_words]),
                   number_texts(), read_texts(b.tokenizer_texts))
     tokenizer = train_tokenizer(texts, b.vocab_size, b.max_position_embeddings)

@@ -51,15 +51,15 @@ def check_corpus(paths: list[str]) -> list[str]:
     return paths
 
 
-def article_texts(paths: list[str]):
-    """One example per article: its paragraphs joined by newlines, reserved-* files inside folders skipped."""
+def article_paragraphs(paths: list[str]):
+    """The paragraphs of each article, as the scorer splits them; reserved-* files inside folders skipped."""
     for path in paths:
         for record in iter_records(path):
             if not isinstance(record, Article) or Path(record.source).name.startswith(RESERVED_PREFIX):
                 continue
             paragraphs = [p.text for p in split_article(record.title, record.text)]
             if paragraphs:
-                yield {"text": "\n".join(paragraphs)}
+                yield paragraphs
 
 
 def packed_examples(paths: list[str], tokenizer, max_length: int):
@@ -69,10 +69,10 @@ def packed_examples(paths: list[str], tokenizer, max_length: int):
     """
     room = max_length - 2  # [CLS] ... [SEP]
     cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
-    for example in article_texts(paths):
+    for paragraphs in article_paragraphs(paths):
         ids: list[int] = []
-        for paragraph in example["text"].split("\n"):
-            piece = tokenizer(paragraph, add_special_tokens=False)["input_ids"][:room]
+        for piece in tokenizer(paragraphs, add_special_tokens=False)["input_ids"]:
+            piece = piece[:room]
             if ids and len(ids) + len(piece) + 1 > room:
                 yield {"input_ids": [cls, *ids, sep]}
                 ids = []
