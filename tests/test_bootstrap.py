@@ -52,3 +52,42 @@ def test_tokenizer_folds_case_and_yo_like_navec_and_never_loses_digits(tiny_base
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     assert tokenizer.tokenize("ЕЩЁ") == tokenizer.tokenize("еще")
     assert tokenizer.unk_token not in tokenizer.tokenize("Вывезли 1 245,5 т зерна — «Русагротранс» №7 (+12%)")
+
+
+
+def _first_layers(init: str):
+    """Hidden states of a fresh 3-layer encoder over one random paragraph, and what a bag of words predicts."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    from training.bootstrap import mean_pool_init
+
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=500, hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
+                                       intermediate_size=128, max_position_embeddings=64))
+    with torch.no_grad():  # seeded vectors are larger than BERT's 0.02 default
+        model.get_input_embeddings().weight.normal_(0, 0.1)
+    if init == "mean_pool":
+        mean_pool_init(model)
+    model.eval()
+    with torch.no_grad():
+        hidden = model.bert(torch.randint(5, 500, (1, 20)), output_hidden_states=True).hidden_states
+    words = hidden[0][0]
+    bag = torch.nn.functional.layer_norm(words + words.mean(0), words.shape[-1:])
+    return [h[0] for h in hidden], bag
+
+
+def _cos(a, b):
+    return torch.nn.functional.cosine_similarity(a, b, dim=-1).min().item()
+
+
+def test_mean_pool_init_hands_every_position_the_mean_word_vector():
+    hidden, bag = _first_layers("mean_pool")
+    assert _cos(hidden[1], bag) > 0.999
+    # the later blocks start as the identity, so the bag of vectors reaches the classifier intact
+    assert _cos(hidden[3], hidden[1]) > 0.999
+
+
+def test_random_init_leaves_cls_blind_to_the_paragraph():
+    hidden, bag = _first_layers("random")
+    assert _cos(hidden[1], bag) < 0.99
+    assert _cos(hidden[1], hidden[0]) > 0.99  # each position still mostly itself

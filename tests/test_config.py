@@ -35,6 +35,7 @@ def test_numbers_written_as_yaml_strings_are_coerced(tmp_path):
     ("labels: [a, a]\n", "distinct"),
     ("train:\n  learning_rate: fast\n", "not a number"),
     ("train: [1, 2]\n", "expected a mapping"),
+    ("base:\n  encoder_init: identity\n", "encoder_init"),
 ])
 def test_bad_configs_fail_with_a_message_naming_the_file(tmp_path, text, message):
     path = tmp_path / "bad.yaml"

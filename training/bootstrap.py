@@ -9,6 +9,14 @@ Seeding rule for each vocabulary token:
      whose segmentation contains it, so "##ского" lands among adjectives and "газпром" pieces among energy;
   3. what no navec word contains (digits, rare symbols, special tokens) keeps BERT's random init.
 All seeded vectors are rescaled to `base.embedding_std` per dimension.
+
+Encoder init (`base.encoder_init`): BERT's usual random init starts every block close to the identity with a
+little random mixing, so [CLS] begins knowing next to nothing of the paragraph's words and fine-tuning on a
+few thousand paragraphs must first learn to route them there. "mean_pool" starts the encoder as a bag of
+navec vectors instead: layer 1's value and output projections are the identity, so with near-uniform
+attention every position, [CLS] included, receives the mean of the paragraph's word vectors; every layer's
+feed-forward output and the later layers' attention output start at zero, so those blocks begin as the
+identity and grow from there. "random" keeps BERT's init.
 """
 from __future__ import annotations
 
@@ -64,6 +72,23 @@ def seed_matrix(tokenizer, vectors, top_words: int) -> tuple[np.ndarray, np.ndar
     return matrix, seeded, stats
 
 
+def mean_pool_init(model) -> None:
+    """Make a fresh BERT encoder pass the mean word vector to every position (see the module docstring)."""
+    eye = torch.eye(model.config.hidden_size)
+    with torch.no_grad():
+        for i, layer in enumerate(model.bert.encoder.layer):
+            attention_out = layer.attention.output.dense
+            if i == 0:
+                layer.attention.self.value.weight.copy_(eye)
+                layer.attention.self.value.bias.zero_()
+                attention_out.weight.copy_(eye)
+            else:
+                attention_out.weight.zero_()
+            attention_out.bias.zero_()
+            layer.output.dense.weight.zero_()
+            layer.output.dense.bias.zero_()
+
+
 def build_base(config, output_dir: str | Path) -> dict:
     b = config.base
     missing = [p for p in b.tokenizer_texts if not Path(p).is_file()]
@@ -95,6 +120,8 @@ def build_base(config, output_dir: str | Path) -> dict:
         with torch.no_grad():
             weight = model.get_input_embeddings().weight
             weight[torch.from_numpy(seeded)] = torch.from_numpy(matrix[seeded] * scale)
+    if b.encoder_init == "mean_pool":
+        mean_pool_init(model)
     model.save_pretrained(str(out))  # safetensors
     card = {
         "built_by": "python -m training.bootstrap",

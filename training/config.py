@@ -43,11 +43,14 @@ class TrainConfig:
     torch_threads: int | None = None
 
 
+ENCODER_INITS = ("mean_pool", "random")
+
+
 @dataclass
 class BaseConfig:
     """How `python -m training.bootstrap` builds an offline base model."""
 
-    vocab_size: int = 24000
+    vocab_size: int = 40000
     hidden_layers: int = 3
     attention_heads: int = 6
     intermediate_size: int = 1200
@@ -59,6 +62,8 @@ class BaseConfig:
     seed_embeddings: bool = True
     # navec vectors are rescaled to this per-dimension std so they sit beside BERT's 0.02-std position embeddings.
     embedding_std: float = 0.1
+    # "mean_pool": the encoder starts as a bag of the seeded word vectors (training/bootstrap.py); "random".
+    encoder_init: str = "mean_pool"
     seed: int = 42
 
 
@@ -126,6 +131,8 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: train.epochs, train.batch_size and train.max_length must be positive")
     if config.base.vocab_size < 100:
         raise ConfigError(f"{source}: base.vocab_size must be at least 100")
+    if config.base.encoder_init not in ENCODER_INITS:
+        raise ConfigError(f"{source}: base.encoder_init must be one of {ENCODER_INITS}, got {config.base.encoder_init!r}")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
