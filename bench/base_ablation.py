@@ -83,16 +83,17 @@ def main() -> int:
     for key in args.rows:
         for seed in args.seeds:
             out = work / f"run_{key}_s{seed}"
-            if not (out / "metrics.json").exists():
+            timing = out / "wall_seconds.txt"  # written last: its presence means the run finished
+            if not timing.exists():
                 seconds = run([py, "-m", "training", "--config", args.config, "--output-dir", str(out),
                                "--overwrite", "--set", f"model.name_or_path={bases / key}",
                                "--set", f"train.seed={seed}", *overrides], work / f"train_{key}_s{seed}.log")
-                (out / "wall_seconds.txt").write_text(f"{seconds:.1f}\n")
+                timing.write_text(f"{seconds:.1f}\n")
             metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
             runs.setdefault(key, []).append({
                 "seed": seed, "dev_macro_f1": metrics["dev"]["macro_f1"], "test_macro_f1": metrics["test"]["macro_f1"],
                 "test_accuracy": metrics["test"]["accuracy"],
-                "finetune_seconds": float((out / "wall_seconds.txt").read_text())})
+                "finetune_seconds": float(timing.read_text())})
             baseline = metrics["baseline_tfidf_logreg"]
 
     summary = {"config": args.config, "corpus": args.corpus, "seeds": args.seeds, "base_seconds": cost, "runs": runs,

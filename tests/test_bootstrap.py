@@ -54,7 +54,6 @@ def test_tokenizer_folds_case_and_yo_like_navec_and_never_loses_digits(tiny_base
     assert tokenizer.unk_token not in tokenizer.tokenize("Вывезли 1 245,5 т зерна — «Русагротранс» №7 (+12%)")
 
 
-
 def _first_layers(init: str):
     """Hidden states of a fresh 3-layer encoder over one random paragraph, and what a bag of words predicts."""
     from transformers import BertConfig, BertForMaskedLM
