@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
-from transformers import BertForMaskedLM, DataCollatorForLanguageModeling, AutoTokenizer  # noqa: E402
+from transformers import AutoTokenizer, BertForMaskedLM, DataCollatorForLanguageModeling  # noqa: E402
 
 from training.pretrain import MaskedOnlyBertForMaskedLM  # noqa: E402
 

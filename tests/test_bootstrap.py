@@ -90,3 +90,29 @@ def test_random_init_leaves_cls_blind_to_the_paragraph():
     hidden, bag = _first_layers("random")
     assert _cos(hidden[1], bag) < 0.99
     assert _cos(hidden[1], hidden[0]) > 0.99  # each position still mostly itself
+
+
+def test_tokenizer_numbers_tokens_in_a_fixed_order():
+    from training.tokenizer import SPECIAL_TOKENS, train_tokenizer
+
+    # The trainer's own ids follow hash-map order, which changes from process to process.
+    texts = ["Президент провел телефонный разговор с премьер-министром.",
+             "Экспорт зерна вырос на 12%, поставки в Египет продолжаются."] * 5
+    vocab = train_tokenizer(iter(texts), 5000, 128).get_vocab()
+    tokens = sorted(vocab, key=vocab.get)
+    assert tokens[:len(SPECIAL_TOKENS)] == SPECIAL_TOKENS
+    assert tokens[len(SPECIAL_TOKENS):] == sorted(tokens[len(SPECIAL_TOKENS):])
+    assert sorted(vocab.values()) == list(range(len(vocab)))
+
+
+def test_random_rows_follow_the_token_not_its_id(tiny_base):
+    from training.bootstrap import token_random_rows
+
+    rows = token_random_rows(["##7", "€", "##7"], 300, 0.02, seed=42)
+    assert np.array_equal(rows[0], rows[2]) and not np.allclose(rows[0], rows[1])
+    assert abs(float(rows.std()) - 0.02) < 0.005
+    # In a built base, a token navec cannot seed holds exactly its keyed row.
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    weights = AutoModel.from_pretrained(tiny_base, use_safetensors=True).get_input_embeddings().weight.detach()
+    [unk] = token_random_rows(["[UNK]"], 300, 0.02, seed=42)
+    assert np.allclose(weights[tokenizer.unk_token_id].numpy(), unk)

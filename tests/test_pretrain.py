@@ -4,8 +4,8 @@ import pytest
 from safetensors.torch import load_file
 from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
 
-from training.pretrain import check_corpus, main
 from tests.conftest import write_jsonl
+from training.pretrain import check_corpus, main
 
 ARTICLES = [
     {"id": f"u{i}", "title": f"Заголовок новости номер {i}",

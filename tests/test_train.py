@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from safetensors.torch import load_file
 from transformers import pipeline
@@ -69,3 +70,16 @@ def test_missing_base_explains_how_to_build_it(tmp_path, capsys):
     code = main(["--config", "configs/tiny.yaml", "--output-dir", str(tmp_path / "run"),
                  "--set", "model.name_or_path=bases_that_do_not_exist"])
     assert code == 2 and "python -m training.bootstrap" in capsys.readouterr().err
+
+
+def test_test_predictions_line_up_with_the_test_file(tiny_run):
+    rows = [json.loads(line) for line in (tiny_run / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    split = [json.loads(line) for line in Path("data/labeled/test.jsonl").read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    assert [(r["text"], r["label"]) for r in rows] == [(r["text"], r["label"]) for r in split]
+    classify = pipeline("text-classification", model=str(tiny_run / "model"), truncation=True, max_length=64)
+    expected = classify([r["text"] for r in rows], batch_size=64)
+    assert [r["predicted"] for r in rows] == [p["label"] for p in expected]
+    # Scores differ from text to text even when a tiny model predicts one label everywhere.
+    assert len({round(r["score"], 4) for r in rows}) > 50
+    assert all(abs(r["score"] - p["score"]) < 1e-4 for r, p in zip(rows, expected))

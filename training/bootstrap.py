@@ -21,6 +21,7 @@ identity and grow from there. "random" keeps BERT's init.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -72,6 +73,17 @@ def seed_matrix(tokenizer, vectors, top_words: int) -> tuple[np.ndarray, np.ndar
     return matrix, seeded, stats
 
 
+def token_random_rows(tokens: list[str], dim: int, std: float, seed: int) -> np.ndarray:
+    """Random embedding rows drawn from a generator keyed by each token's text, not by its id: the trainer's
+    tie-breaking changes a handful of tokens between builds, and keyed rows keep that from reshuffling the
+    random vectors of all the others."""
+    rows = np.empty((len(tokens), dim), dtype=np.float32)
+    for i, token in enumerate(tokens):
+        key = int.from_bytes(hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest(), "little")
+        rows[i] = np.random.default_rng([seed, key]).normal(0.0, std, dim)
+    return rows
+
+
 def mean_pool_init(model) -> None:
     """Make a fresh BERT encoder pass the mean word vector to every position (see the module docstring)."""
     eye = torch.eye(model.config.hidden_size)
@@ -114,12 +126,14 @@ def build_base(config, output_dir: str | Path) -> dict:
     )
     model = BertForMaskedLM(bert_config)
     stats = {"vocab": len(tokenizer), "navec_exact": 0, "navec_mean_of_words": 0, "random": len(tokenizer)}
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    matrix = token_random_rows([t for t, _ in vocab], vectors.dim, bert_config.initializer_range, b.seed)
+    matrix[tokenizer.pad_token_id] = 0.0
     if b.seed_embeddings:
-        matrix, seeded, stats = seed_matrix(tokenizer, vectors, b.navec_words)
-        scale = b.embedding_std / float(matrix[seeded].std())
-        with torch.no_grad():
-            weight = model.get_input_embeddings().weight
-            weight[torch.from_numpy(seeded)] = torch.from_numpy(matrix[seeded] * scale)
+        navec_rows, seeded, stats = seed_matrix(tokenizer, vectors, b.navec_words)
+        matrix[seeded] = navec_rows[seeded] * (b.embedding_std / float(navec_rows[seeded].std()))
+    with torch.no_grad():
+        model.get_input_embeddings().weight.copy_(torch.from_numpy(matrix))
     if b.encoder_init == "mean_pool":
         mean_pool_init(model)
     model.save_pretrained(str(out))  # safetensors

@@ -23,8 +23,8 @@ from datasets import IterableDataset
 from transformers import (
     AutoConfig,
     AutoModelForMaskedLM,
-    BertForMaskedLM,
     AutoTokenizer,
+    BertForMaskedLM,
     DataCollatorForLanguageModeling,
     Trainer,
     TrainerCallback,

@@ -62,6 +62,11 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int
                                         continuing_subword_prefix="##", show_progress=False,
                                         initial_alphabet=list(ALPHABET))
     tok.train_from_iterator(texts, trainer=trainer)
+    # The trainer numbers tokens in hash-map order, which changes from process to process; sorted ids make
+    # the same texts give the same tokenizer.json, and the base's rows independent of the build.
+    learned = sorted(set(tok.get_vocab()) - set(SPECIAL_TOKENS))
+    tok.model = models.WordPiece(vocab={t: i for i, t in enumerate(SPECIAL_TOKENS + learned)},
+                                 unk_token="[UNK]", continuing_subword_prefix="##")
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]

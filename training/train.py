@@ -101,9 +101,15 @@ def training_arguments(config: Config, checkpoints: Path) -> TrainingArguments:
 
 
 def evaluate(trainer: Trainer, dataset, labels: list[str]) -> tuple[dict, np.ndarray]:
+    """The split's metrics and its class probabilities, one row per example in file order."""
+    # Length grouping also shuffles evaluation batches; predictions must come back in file order to line up
+    # with the texts in test_predictions.jsonl.
+    trainer.args.train_sampling_strategy = "random"
+    if hasattr(trainer.args, "group_by_length"):  # transformers < 5
+        trainer.args.group_by_length = False
     output = trainer.predict(dataset)
-    preds = output.predictions.argmax(axis=-1)
-    return metrics.report(output.label_ids, preds, labels), preds
+    probs = torch.softmax(torch.from_numpy(output.predictions).float(), dim=-1).numpy()
+    return metrics.report(output.label_ids, probs.argmax(axis=-1), labels), probs
 
 
 def main(argv=None) -> int:
@@ -150,7 +156,7 @@ def main(argv=None) -> int:
     tokenizer.save_pretrained(str(model_dir))
 
     dev_report, _ = evaluate(trainer, encoded["dev"], config.labels)
-    test_report, test_preds = evaluate(trainer, encoded["test"], config.labels)
+    test_report, test_probs = evaluate(trainer, encoded["test"], config.labels)
 
     train_texts, train_labels = split_texts(splits["train"], config)
     dev_texts, dev_labels = split_texts(splits["dev"], config)
@@ -173,9 +179,10 @@ def main(argv=None) -> int:
     }
     (out / "metrics.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     with open(out / "test_predictions.jsonl", "w", encoding="utf-8") as handle:
-        for text, gold, pred in zip(test_texts, test_labels, test_preds):
+        for text, gold, probs in zip(test_texts, test_labels, test_probs):
             handle.write(json.dumps({"text": text, "label": config.labels[gold],
-                                     "predicted": config.labels[int(pred)]}, ensure_ascii=False) + "\n")
+                                     "predicted": config.labels[int(probs.argmax())],
+                                     "score": round(float(probs.max()), 6)}, ensure_ascii=False) + "\n")
     metrics.plot_confusion(test_report, out / "confusion_matrix.png",
                            f"test, macro-F1 {test_report['macro_f1']:.3f}")
     metrics.plot_history(trainer.state.log_history, out / "training_curve.png")
