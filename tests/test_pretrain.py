@@ -36,12 +36,15 @@ def test_a_few_steps_change_the_weights_and_write_a_loadable_base(tiny_base, tmp
     assert json.loads((out / "pretrain_card.json").read_text())["steps"] == 3
 
 
-def test_minutes_budget_stops_the_run(tiny_base, tmp_path):
+def test_minutes_budget_stops_the_run_and_shows_time_not_steps(tiny_base, tmp_path, capsys):
     dump = write_jsonl(tmp_path / "dump.jsonl", ARTICLES)
     out = tmp_path / "adapted"
     assert main(["--base", str(tiny_base), "--corpus", str(dump), "--minutes", "0.001", "--batch-size", "4",
                  "--max-length", "32", "--output-dir", str(out)]) == 0
     assert json.loads((out / "pretrain_card.json").read_text())["steps"] == 1
+    progress = capsys.readouterr().err
+    assert "time budget" in progress and "step=1" in progress
+    assert "10000000" not in progress  # the placeholder step count behind a time budget stays hidden
 
 
 def test_reserved_files_are_refused(tmp_path):

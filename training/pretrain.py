@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from datasets import IterableDataset
+from tqdm.auto import tqdm
 from transformers import (
     AutoConfig,
     AutoModelForMaskedLM,
@@ -108,16 +109,34 @@ def checkpoint_step(checkpoint: str) -> int:
 
 
 class TimeBudget(TrainerCallback):
-    """Stop (and checkpoint) once the wall-clock budget for this invocation is spent."""
+    """Stop (and checkpoint) once the wall-clock budget for this invocation is spent.
+
+    A time budget has no known number of steps, so its progress bar counts seconds of the budget, with the
+    step and the latest loss beside it, instead of the Trainer's bar over a placeholder step count.
+    """
 
     def __init__(self, minutes: float):
-        self.deadline = time.time() + minutes * 60
+        self.started = time.time()
+        self.deadline = self.started + minutes * 60
+        self.bar = tqdm(total=round(minutes * 60), unit="s", desc="masked-LM pretraining, time budget")
+        self.postfix: dict[str, str] = {}
 
     def on_step_end(self, args, state, control, **kwargs):
-        if time.time() >= self.deadline:
+        now = time.time()
+        self.bar.n = min(round(now - self.started), self.bar.total)
+        self.postfix["step"] = str(state.global_step)
+        self.bar.set_postfix(self.postfix)
+        if now >= self.deadline:
             control.should_training_stop = True
             control.should_save = True
         return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.postfix["loss"] = f"{logs['loss']:.3f}"
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self.bar.close()
 
 
 def parse_args(argv=None):
@@ -173,7 +192,7 @@ def main(argv=None) -> int:
         logging_steps=50,
         seed=args.seed,
         report_to="none",
-        disable_tqdm=False,
+        disable_tqdm=bool(args.minutes),  # TimeBudget draws its own bar
         dataloader_pin_memory=torch.cuda.is_available(),
     )
     callbacks = [TimeBudget(args.minutes)] if args.minutes else []
