@@ -126,8 +126,8 @@ def build_base(config, output_dir: str | Path) -> dict:
     )
     model = BertForMaskedLM(bert_config)
     stats = {"vocab": len(tokenizer), "navec_exact": 0, "navec_mean_of_words": 0, "random": len(tokenizer)}
-    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
-    matrix = token_random_rows([t for t, _ in vocab], vectors.dim, bert_config.initializer_range, b.seed)
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    matrix = token_random_rows(tokens, vectors.dim, bert_config.initializer_range, b.seed)
     matrix[tokenizer.pad_token_id] = 0.0
     if b.seed_embeddings:
         navec_rows, seeded, stats = seed_matrix(tokenizer, vectors, b.navec_words)

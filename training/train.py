@@ -101,12 +101,7 @@ def training_arguments(config: Config, checkpoints: Path) -> TrainingArguments:
 
 
 def evaluate(trainer: Trainer, dataset, labels: list[str]) -> tuple[dict, np.ndarray]:
-    """The split's metrics and its class probabilities, one row per example in file order."""
-    # Length grouping also shuffles evaluation batches; predictions must come back in file order to line up
-    # with the texts in test_predictions.jsonl.
-    trainer.args.train_sampling_strategy = "random"
-    if hasattr(trainer.args, "group_by_length"):  # transformers < 5
-        trainer.args.group_by_length = False
+    """The split's metrics and its class probabilities, one row per example in dataset order."""
     output = trainer.predict(dataset)
     probs = torch.softmax(torch.from_numpy(output.predictions).float(), dim=-1).numpy()
     return metrics.report(output.label_ids, probs.argmax(axis=-1), labels), probs
@@ -155,6 +150,11 @@ def main(argv=None) -> int:
     trainer.model.save_pretrained(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
 
+    # Length grouping also shuffles evaluation batches; from here on predictions must come back in file order
+    # to line up with the texts in test_predictions.jsonl.
+    trainer.args.train_sampling_strategy = "random"
+    if hasattr(trainer.args, "group_by_length"):  # transformers < 5
+        trainer.args.group_by_length = False
     dev_report, _ = evaluate(trainer, encoded["dev"], config.labels)
     test_report, test_probs = evaluate(trainer, encoded["test"], config.labels)
 
