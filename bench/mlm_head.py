@@ -37,7 +37,8 @@ def main() -> int:
         model.train()
         started = time.perf_counter()
         for batch in batches:
-            loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+            loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                         labels=batch["labels"]).loss
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()

@@ -1,8 +1,13 @@
-"""Write scored paragraphs and bad records, with a progress file so a crashed run resumes exactly.
+"""Write scored paragraphs, bad records and article summaries so that a killed run resumes exactly.
 
-The progress file records, after each flushed chunk, how many input records were consumed and how long
-the output and error files were. Resuming truncates both files back to those lengths (dropping a chunk
-that was half written when the run died) and skips the consumed records: no duplicates, no losses.
+Every file is written under a temporary name (`OUT.partial`, or `OUT.parts/` for Parquet) and renamed to its
+final name only when the run finishes, so a final name never holds half a run. After each chunk of articles
+the files are fsynced and a progress file records how many input records were consumed and where each file
+ended; resuming cuts every file back to that point (dropping a chunk half written when the run died) and skips
+the consumed records: no duplicates, no losses.
+
+Formats by the output's extension: `.jsonl` (nested `probs`), `.csv` and `.parquet` (one `prob_<label>`
+column per label; Parquet is written one row group per chunk and streamed into the final file at the end).
 """
 from __future__ import annotations
 
@@ -10,7 +15,21 @@ import csv
 import io
 import json
 import os
+import shutil
 from pathlib import Path
+
+from .classifier import ScoredParagraph
+
+OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+
+
+def output_format(path: Path) -> str:
+    ext = path.suffix.lower().lstrip(".")
+    if ext in ("jsonl", "json", "ndjson"):
+        return "jsonl"
+    if ext in OUTPUT_FORMATS:
+        return ext
+    raise ValueError(f"{path}: output format must be .jsonl, .csv or .parquet")
 
 
 def _fsync(handle) -> None:
@@ -18,67 +37,215 @@ def _fsync(handle) -> None:
     os.fsync(handle.fileno())
 
 
+class _ByteSink:
+    """A JSONL or CSV file appended line by line; its state is its length in bytes."""
+
+    def __init__(self, path: Path, columns: list[str] | None, state: int | None):
+        self.path, self.columns = path, columns
+        self.partial = path.with_name(path.name + ".partial")
+        if state is None:
+            self.handle = open(self.partial, "wb")
+            if columns:
+                self.handle.write(self._csv(columns))
+        else:
+            if not self.partial.exists():
+                raise FileNotFoundError(f"{self.partial}: missing; cannot resume (pass --overwrite)")
+            self.handle = open(self.partial, "r+b")
+            self.handle.truncate(state)
+            self.handle.seek(0, io.SEEK_END)
+
+    @staticmethod
+    def _csv(cells) -> bytes:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(cells)
+        return buffer.getvalue().encode("utf-8")
+
+    def write(self, rows: list[dict]) -> None:
+        for row in rows:
+            if self.columns:
+                self.handle.write(self._csv([row[c] for c in self.columns]))
+            else:
+                self.handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    def commit(self) -> int:
+        _fsync(self.handle)
+        return self.handle.tell()
+
+    def finish(self) -> None:
+        self.handle.close()
+        os.replace(self.partial, self.path)
+
+    def abandon(self) -> None:
+        self.handle.close()
+
+
+class _ParquetSink:
+    """A Parquet file built from one part file per committed chunk; its state is the number of parts."""
+
+    def __init__(self, path: Path, columns: list[str], types: dict[str, str], state: int | None):
+        import pyarrow as pa
+
+        self.pa = pa
+        self.path, self.columns = path, columns
+        self.schema = pa.schema([(c, {"str": pa.string(), "int": pa.int32(), "float": pa.float32()}[types[c]])
+                                 for c in columns])
+        self.parts = path.with_name(path.name + ".parts")
+        if state is None:
+            shutil.rmtree(self.parts, ignore_errors=True)
+            self.parts.mkdir(parents=True)
+            self.count = 0
+        else:
+            self.count = state
+            for extra in self.parts.glob("part-*.parquet"):
+                if int(extra.stem.split("-")[1]) >= state:
+                    extra.unlink()
+        self.pending: list[dict] = []
+
+    def write(self, rows: list[dict]) -> None:
+        self.pending.extend(rows)
+
+    def commit(self) -> int:
+        import pyarrow.parquet as pq
+
+        if self.pending:
+            table = self.pa.Table.from_pylist(self.pending, schema=self.schema)
+            tmp = self.parts / f".part-{self.count:06d}.tmp"
+            pq.write_table(table, tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.parts / f"part-{self.count:06d}.parquet")
+            self.count += 1
+            self.pending = []
+        return self.count
+
+    def finish(self) -> None:
+        import pyarrow.parquet as pq
+
+        self.commit()
+        partial = self.path.with_name(self.path.name + ".partial")
+        # One part in memory at a time: the final file is streamed row group by row group.
+        with pq.ParquetWriter(partial, self.schema) as writer:
+            for i in range(self.count):
+                writer.write_table(pq.read_table(self.parts / f"part-{i:06d}.parquet", schema=self.schema))
+        os.replace(partial, self.path)
+        shutil.rmtree(self.parts, ignore_errors=True)
+
+    def abandon(self) -> None:
+        self.pending = []
+
+
+def row_columns(labels: list[str]) -> tuple[list[str], dict[str, str]]:
+    columns = (["article_id", "paragraph", "kind", "text", "label", "score", "windows", "raw_label", "raw_score"]
+               + [f"prob_{x}" for x in labels])
+    types = {"article_id": "str", "paragraph": "int", "kind": "str", "text": "str", "label": "str",
+             "score": "float", "windows": "int", "raw_label": "str", "raw_score": "float",
+             **{f"prob_{x}": "float" for x in labels}}
+    return columns, types
+
+
+def summary_columns(events: list[str]) -> tuple[list[str], dict[str, str]]:
+    columns = ["article_id", "paragraphs", "events"]
+    types = {"article_id": "str", "paragraphs": "int", "events": "str"}
+    for label in events:
+        columns += [f"top_{label}_paragraph", f"top_{label}_score"]
+        types.update({f"top_{label}_paragraph": "int", f"top_{label}_score": "float"})
+    return columns, types
+
+
+def flat_row(row: ScoredParagraph) -> dict:
+    flat = {k: v for k, v in row.to_dict().items() if k != "probs"}
+    flat.update({f"prob_{name}": p for name, p in row.probs.items()})
+    return flat
+
+
+def article_summaries(rows: list[ScoredParagraph], events: list[str]) -> list[dict]:
+    """One summary per article (in order of first appearance): the events found and, for each, the paragraph
+    that carries it with the highest score."""
+    by_article: dict[str, list[ScoredParagraph]] = {}
+    for row in rows:
+        by_article.setdefault(row.article_id, []).append(row)
+    out = []
+    for article_id, paragraphs in by_article.items():
+        top = {}
+        for label in events:
+            hits = [p for p in paragraphs if p.label == label]
+            if hits:
+                best = max(hits, key=lambda p: p.score)
+                top[label] = {"paragraph": best.paragraph, "score": best.score}
+        out.append({"article_id": article_id, "paragraphs": len(paragraphs), "events": list(top), "top": top})
+    return out
+
+
+def flat_summary(summary: dict, events: list[str]) -> dict:
+    flat = {"article_id": summary["article_id"], "paragraphs": summary["paragraphs"],
+            "events": ";".join(summary["events"])}
+    for label in events:
+        hit = summary["top"].get(label)
+        flat[f"top_{label}_paragraph"] = hit["paragraph"] if hit else None
+        flat[f"top_{label}_score"] = hit["score"] if hit else None
+    return flat
+
+
 class ScoredWriter:
     def __init__(self, output: str | Path, labels: list[str], errors: str | Path | None = None,
-                 resume: bool = True, fmt: str | None = None):
+                 summary: str | Path | None = None, resume: bool = True, events: list[str] | None = None):
         self.output = Path(output)
         self.errors = Path(errors) if errors else self.output.with_name(self.output.name + ".errors.jsonl")
+        self.summary = Path(summary) if summary else None
         self.progress_path = self.output.with_name(self.output.name + ".progress.json")
         self.labels = labels
-        self.format = fmt or ("csv" if self.output.suffix.lower() == ".csv" else "jsonl")
-        self.records_done = 0
-        self.rows_written = 0
-        self.errors_written = 0
+        self.events = events if events is not None else [x for x in labels if x != "other"]
+        self.format = output_format(self.output)
+        self.summary_format = output_format(self.summary) if self.summary else None
+        self.records_done = self.rows_written = self.errors_written = self.summaries_written = 0
         state = self._read_progress() if resume else None
-        if state is None and resume and self.output.exists() and self.output.stat().st_size > 0:
-            raise FileExistsError(f"{self.output}: exists and has no progress file to resume from; "
-                                  "pass --overwrite to replace it")
+        if state is None and resume:
+            for final in (self.output, self.summary):
+                if final is not None and final.exists() and final.stat().st_size > 0:
+                    raise FileExistsError(f"{final}: exists and has no progress file to resume from; "
+                                          "pass --overwrite to replace it")
         self.output.parent.mkdir(parents=True, exist_ok=True)
+        sinks = state["sinks"] if state else {}
         if state:
             self.records_done = state["records_done"]
             self.rows_written = state["rows_written"]
             self.errors_written = state["errors_written"]
-            self._out = open(self.output, "r+b")
-            self._out.truncate(state["output_bytes"])
-            self._out.seek(0, io.SEEK_END)
-            self._err = open(self.errors, "a+b")
-            self._err.truncate(state["errors_bytes"])
-            self._err.seek(0, io.SEEK_END)
-        else:
-            self._out = open(self.output, "wb")
-            self._err = open(self.errors, "wb")
-            if self.format == "csv":
-                self._out.write(self._csv_line(["article_id", "paragraph", "kind", "text", "label", "score"]
-                                               + [f"prob_{name}" for name in labels]))
-            self._commit()
+            self.summaries_written = state.get("summaries_written", 0)
+        self.sinks = {"output": self._sink(self.output, self.format, *row_columns(labels), sinks.get("output")),
+                      "errors": _ByteSink(self.errors, None, sinks.get("errors"))}
+        if self.summary:
+            self.sinks["summary"] = self._sink(self.summary, self.summary_format, *summary_columns(self.events),
+                                               sinks.get("summary"))
+        self._commit()
+
+    @staticmethod
+    def _sink(path: Path, fmt: str, columns: list[str], types: dict[str, str], state):
+        if fmt == "parquet":
+            return _ParquetSink(path, columns, types, state)
+        return _ByteSink(path, columns if fmt == "csv" else None, state)
 
     def _read_progress(self) -> dict | None:
         if not self.progress_path.exists():
             return None
         state = json.loads(self.progress_path.read_text(encoding="utf-8"))
-        if state.get("labels") != self.labels or state.get("format") != self.format:
-            raise ValueError(f"{self.progress_path}: written for another model or format; pass --overwrite")
+        wanted = {"labels": self.labels, "format": self.format, "summary": str(self.summary) if self.summary else None}
+        if any(state.get(k) != v for k, v in wanted.items()):
+            raise ValueError(f"{self.progress_path}: written for another model, format or summary file; "
+                             "pass --overwrite")
         return state
 
-    @staticmethod
-    def _csv_line(cells) -> bytes:
-        buffer = io.StringIO()
-        csv.writer(buffer).writerow(cells)
-        return buffer.getvalue().encode("utf-8")
-
-    def write_rows(self, rows: list[dict]) -> None:
-        for row in rows:
-            if self.format == "csv":
-                cells = [row["article_id"], row["paragraph"], row["kind"], row["text"], row["label"],
-                         f"{row['score']:.6f}"] + [f"{row['probs'][name]:.6f}" for name in self.labels]
-                self._out.write(self._csv_line(cells))
-            else:
-                self._out.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+    def write_rows(self, rows: list[ScoredParagraph]) -> None:
+        self.sinks["output"].write([r.to_dict() if self.format == "jsonl" else flat_row(r) for r in rows])
         self.rows_written += len(rows)
+        if self.summary:
+            summaries = article_summaries(rows, self.events)
+            self.sinks["summary"].write(summaries if self.summary_format == "jsonl"
+                                        else [flat_summary(s, self.events) for s in summaries])
+            self.summaries_written += len(summaries)
 
     def write_error(self, record) -> None:
         row = {"source": record.source, "line": record.line, "article_id": record.article_id, "error": record.error}
-        self._err.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+        self.sinks["errors"].write([row])
         self.errors_written += 1
 
     def commit(self, records: int) -> None:
@@ -87,18 +254,22 @@ class ScoredWriter:
         self._commit()
 
     def _commit(self) -> None:
-        _fsync(self._out)
-        _fsync(self._err)
         state = {"records_done": self.records_done, "rows_written": self.rows_written,
-                 "errors_written": self.errors_written, "output_bytes": self._out.tell(),
-                 "errors_bytes": self._err.tell(), "labels": self.labels, "format": self.format}
+                 "errors_written": self.errors_written, "summaries_written": self.summaries_written,
+                 "sinks": {name: sink.commit() for name, sink in self.sinks.items()},
+                 "labels": self.labels, "format": self.format,
+                 "summary": str(self.summary) if self.summary else None}
         tmp = self.progress_path.with_name(self.progress_path.name + ".tmp")
         tmp.write_text(json.dumps(state), encoding="utf-8")
         os.replace(tmp, self.progress_path)
 
     def close(self, finished: bool) -> None:
-        self._out.close()
-        self._err.close()
+        """A finished run renames its files to their final names and drops the resume point; an unfinished one
+        leaves both for the next run."""
+        for sink in self.sinks.values():
+            if finished:
+                sink.finish()
+            else:
+                sink.abandon()
         if finished:
-            # A finished run leaves a summary instead of a resume point.
             self.progress_path.unlink(missing_ok=True)

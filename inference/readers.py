@@ -1,8 +1,13 @@
-"""Stream articles out of dumps of any size: JSONL, CSV, Parquet or folders of .txt, each optionally .gz.
+"""Read the project's two kinds of input: unlabeled article dumps and labeled paragraph files.
 
-Readers yield `Article` or `BadRecord` in input order and never stop at a bad record, so every input
-record ends up scored or reported. They are plain streaming loops rather than `datasets.load_dataset`
-because that loader aborts a whole file at its first malformed line.
+Dumps (JSONL, CSV, Parquet or folders of .txt, each optionally .gz) are streamed: `iter_records` yields
+`Article` or `BadRecord` in input order and never stops at a bad record, so every input record ends up scored
+or reported; `iter_paragraphs` adds the splitter, and is what pretraining, benches and tests read dumps with.
+They are plain streaming loops rather than `datasets.load_dataset` because that loader aborts a whole file at
+its first malformed line.
+
+Labeled files (JSONL of paragraphs with `text` and `label`) are small and must be right: `read_labeled`
+stops at the first bad row with `FILE:LINE: problem`.
 """
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
+
+from .splitter import Paragraph, split_article
 
 FORMATS = ("jsonl", "csv", "parquet", "txt")
 
@@ -134,7 +141,8 @@ def read_csv(path: Path, fields: Fields) -> Iterator[Record]:
                     return
                 continue
             if None in row:  # more cells than header columns
-                yield BadRecord(source, line_no, f"row has {len(header) + len(row[None])} cells, header has {len(header)}",
+                cells = len(header) + len(row[None])
+                yield BadRecord(source, line_no, f"row has {cells} cells, header has {len(header)}",
                                 row.get(fields.id) or None)
                 continue
             yield _article(row, fields, source, line_no)
@@ -203,3 +211,84 @@ def iter_records(path: str | Path, fmt: str | None = None, fields: Fields | None
     if fmt not in readers:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     yield from readers[fmt](path, fields)
+
+
+def iter_paragraphs(path: str | Path, fmt: str | None = None, fields: Fields | None = None,
+                    skip_prefix: str | None = None) -> Iterator[tuple[Article, list[Paragraph]]]:
+    """Each readable article of a dump with its paragraphs, as the scorer splits them.
+
+    Bad records are skipped here: this iterator feeds pretraining, benches and samples, which want text, while
+    scoring keeps every record through `iter_records`. Files whose name starts with `skip_prefix` are left out.
+    """
+    for record in iter_records(path, fmt, fields):
+        if not isinstance(record, Article):
+            continue
+        if skip_prefix and Path(record.source).name.startswith(skip_prefix):
+            continue
+        paragraphs = split_article(record.title, record.text)
+        if paragraphs:
+            yield record, paragraphs
+
+
+class LabeledDataError(ValueError):
+    """A labeled file that cannot be used: the message is `FILE:LINE: problem`."""
+
+
+@dataclass
+class LabeledParagraph:
+    text: str
+    label: str
+    article_id: str | None = None
+    kind: str = "body"
+    title: str | None = None
+    context: str | None = None
+    line: int = 0
+
+
+def read_labeled(path: str | Path, labels: list[str] | None = None, text_field: str = "text",
+                 label_field: str = "label", require_label: bool = True) -> list[LabeledParagraph]:
+    """Every row of a labeled JSONL file (`text`, `label`; optional `article_id`, `kind`, `title`, `context`;
+    other fields are ignored). The first bad row raises `LabeledDataError("FILE:LINE: problem")`.
+
+    With `require_label=False` an empty or missing label is allowed (a file being labeled); a label that is
+    present must still be one of `labels`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LabeledDataError(f"{path}: no such file")
+    known = set(labels) if labels is not None else None
+    rows: list[LabeledParagraph] = []
+    with open_binary(path) as handle:
+        for line_no, raw in enumerate(handle, 1):
+            where = f"{path}:{line_no}"
+            try:
+                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise LabeledDataError(f"{where}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise LabeledDataError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from exc
+            if not isinstance(row, dict):
+                raise LabeledDataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            text, label = row.get(text_field), row.get(label_field)
+            if not isinstance(text, str) or not text.strip():
+                raise LabeledDataError(f"{where}: empty or missing {text_field!r}")
+            if label in (None, "") and not require_label:
+                label = ""
+            elif not isinstance(label, str) or (known is not None and label not in known):
+                allowed = f"the labels {labels}" if labels is not None else "a label name"
+                raise LabeledDataError(f"{where}: label {label!r} is not {allowed}")
+            extra = {}
+            for name in ("article_id", "kind", "title", "context"):
+                value = row.get(name)
+                if value is not None and not isinstance(value, (str, int)):
+                    raise LabeledDataError(f"{where}: field {name!r} is {type(value).__name__}, not text")
+                if value not in (None, ""):
+                    extra[name] = str(value)
+            rows.append(LabeledParagraph(text=text.strip(), label=label, line=line_no, **extra))
+    if not rows:
+        raise LabeledDataError(f"{path}: no rows")
+    return rows

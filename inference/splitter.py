@@ -71,3 +71,28 @@ def split_article(title: str, text: str) -> list[Paragraph]:
         else:
             paragraphs.append(Paragraph(len(paragraphs), BODY, line))
     return paragraphs
+
+
+# What the classifier sees beside a paragraph, as the second segment of a text pair: call reports go on over
+# paragraphs that never mention a phone, and only the title or the paragraph before tells a call from a meeting.
+CONTEXT_MODES = ("none", "title", "title+previous")
+
+
+def paragraph_contexts(paragraphs, mode: str) -> list[str]:
+    """The context string of each paragraph of one article (objects with `.kind` and `.text`, in order).
+
+    "title": the article's title (none for the title itself). "title+previous": the title, then the paragraph
+    just before (unless that is the title). Empty where there is nothing to add.
+    """
+    if mode not in CONTEXT_MODES:
+        raise ValueError(f"context mode {mode!r}: use one of {', '.join(CONTEXT_MODES)}")
+    if mode == "none":
+        return [""] * len(paragraphs)
+    title = next((p.text for p in paragraphs if p.kind == TITLE), "")
+    out = []
+    for i, paragraph in enumerate(paragraphs):
+        parts = [title] if title and paragraph.kind != TITLE else []
+        if mode == "title+previous" and i > 0 and paragraphs[i - 1].kind != TITLE:
+            parts.append(paragraphs[i - 1].text)
+        out.append("\n".join(parts))
+    return out

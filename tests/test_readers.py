@@ -10,7 +10,8 @@ from inference.readers import Article, BadRecord, Fields, detect_format, iter_re
 from tests.conftest import write_jsonl
 
 ARTICLES = [
-    {"id": "a1", "title": "Путин и Токаев созвонились", "text": "Лидеры обсудили поставки зерна.\nДоговорились о встрече."},
+    {"id": "a1", "title": "Путин и Токаев созвонились",
+     "text": "Лидеры обсудили поставки зерна.\nДоговорились о встрече."},
     {"id": "a2", "title": "Фермеры перекрыли трассу", "text": "Полиция задержала троих."},
 ]
 

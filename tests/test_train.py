@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
 from safetensors.torch import load_file
 from transformers import pipeline
 
@@ -72,14 +74,57 @@ def test_missing_base_explains_how_to_build_it(tmp_path, capsys):
     assert code == 2 and "python -m training.bootstrap" in capsys.readouterr().err
 
 
-def test_test_predictions_line_up_with_the_test_file(tiny_run):
+def test_test_predictions_line_up_with_the_test_file_in_the_scorer_row_schema(tiny_run):
     rows = [json.loads(line) for line in (tiny_run / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()]
     split = [json.loads(line) for line in Path("data/labeled/test.jsonl").read_text(encoding="utf-8").splitlines()
              if line.strip()]
-    assert [(r["text"], r["label"]) for r in rows] == [(r["text"], r["label"]) for r in split]
-    classify = pipeline("text-classification", model=str(tiny_run / "model"), truncation=True, max_length=64)
-    expected = classify([r["text"] for r in rows], batch_size=64)
-    assert [r["predicted"] for r in rows] == [p["label"] for p in expected]
+    assert [(r["text"], r["gold"], r["article_id"], r["kind"]) for r in rows] == [
+        (r["text"], r["label"], r["article_id"], r["kind"]) for r in split]
+    assert set(rows[0]) == {"article_id", "paragraph", "kind", "text", "label", "score", "probs", "windows",
+                            "raw_label", "raw_score", "gold"}
+    assert [r["paragraph"] for r in rows[:3]] == [0, 1, 2] and rows[0]["kind"] == "title"
     # Scores differ from text to text even when a tiny model predicts one label everywhere.
     assert len({round(r["score"], 4) for r in rows}) > 50
-    assert all(abs(r["score"] - p["score"]) < 1e-4 for r, p in zip(rows, expected))
+    classify = pipeline("text-classification", model=str(tiny_run / "model"), truncation=True)
+    short = [r for r in rows if r["windows"] == 1][:200]
+    expected = classify([r["text"] for r in short], batch_size=64)
+    assert [r["label"] for r in short] == [p["label"] for p in expected]
+
+
+def test_training_evaluation_and_the_scorer_give_identical_probabilities(tiny_run):
+    from inference import EventClassifier
+
+    rows = [json.loads(line) for line in (tiny_run / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    scorer = EventClassifier.from_pretrained(tiny_run / "model")
+    probs = scorer.predict_proba([r["text"] for r in rows])
+    for row, p in zip(rows, probs):
+        assert [row["probs"][x] for x in scorer.labels] == [round(float(v), 6) for v in p]
+    # Another batching pads differently: the same numbers up to float rounding.
+    rebatched = EventClassifier.from_pretrained(tiny_run / "model", batch_size=7)
+    rebatched = rebatched.predict_proba([r["text"] for r in rows])
+    np.testing.assert_allclose(rebatched, probs, atol=1e-5)
+    metrics = json.loads((tiny_run / "metrics.json").read_text(encoding="utf-8"))
+    gold = [scorer.labels.index(r["gold"]) for r in rows]
+    accuracy = float(np.mean(probs.argmax(axis=1) == np.asarray(gold)))
+    assert metrics["test"]["accuracy"] == pytest.approx(accuracy, abs=1e-3)
+
+
+def test_a_model_trained_with_context_scores_with_the_same_context(tiny_base, tmp_path):
+    from inference import EventClassifier
+    from training.config import load_config
+    from training.data import load_splits
+
+    out = tmp_path / "ctx"
+    assert main(["--config", "configs/tiny.yaml", "--output-dir", str(out), "--set", f"model.name_or_path={tiny_base}",
+                 "--set", "train.context=title+previous", "--set", "train.context_tokens=16",
+                 "--set", "train.max_train_samples=48"]) == 0
+    saved = json.loads((out / "model" / "ru_news_events.json").read_text())
+    assert (saved["context"], saved["context_tokens"], saved["max_length"]) == ("title+previous", 16, 64)
+    rows = [json.loads(line) for line in (out / "test_predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    config = load_config("configs/tiny.yaml", ["train.context=title+previous"])
+    test = load_splits(config)["test"]
+    scorer = EventClassifier.from_pretrained(out / "model")
+    probs = scorer.predict_proba([e.text for e in test], [e.context for e in test])
+    without = scorer.predict_proba([e.text for e in test])
+    assert [[r["probs"][x] for x in scorer.labels] for r in rows] == [[round(float(v), 6) for v in p] for p in probs]
+    assert not np.allclose(probs, without)

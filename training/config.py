@@ -29,7 +29,18 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
+    # Tokens per window, context and special tokens included; saved in the model folder for scoring.
     max_length: int = 128
+    # What the classifier sees beside a paragraph: "none", "title" or "title+previous" (inference.splitter).
+    context: str = "none"
+    # Token budget of the context segment, so the paragraph keeps most of the window.
+    context_tokens: int = 48
+    # Tokens shared by consecutive windows of a paragraph longer than one window.
+    stride: int = 32
+    # Fit a softmax temperature on dev after training (saved in the model folder, applied when scoring).
+    calibrate: bool = True
+    # Per-label thresholds chosen on dev so each event label reaches this precision there; null: none.
+    target_precision: float | None = None
     epochs: float = 10
     batch_size: int = 32
     eval_batch_size: int = 64
@@ -72,6 +83,9 @@ class Config:
     labels: list[str] = field(
         default_factory=lambda: ["phone_call", "support_statement", "unrest_report", "trade_news", "other"]
     )
+    # The label that means "none of the events": a paragraph below its label's threshold falls back to it.
+    # "auto": "other" when the label set has it, else none.
+    background: str | None = "auto"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -129,10 +143,20 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(f"{source}: labels must be a non-empty list of distinct names, got {labels!r}")
     if config.train.epochs <= 0 or config.train.batch_size <= 0 or config.train.max_length <= 0:
         raise ConfigError(f"{source}: train.epochs, train.batch_size and train.max_length must be positive")
+    if config.background == "auto":
+        config.background = "other" if "other" in labels else None
+    if config.background is not None and config.background not in labels:
+        raise ConfigError(f"{source}: background {config.background!r} is not one of the labels {labels}")
+    if config.train.target_precision is not None and not 0 < config.train.target_precision < 1:
+        raise ConfigError(f"{source}: train.target_precision must be between 0 and 1, or null")
+    if config.train.context not in ("none", "title", "title+previous"):
+        raise ConfigError(f"{source}: train.context must be none, title or title+previous, "
+                          f"got {config.train.context!r}")
     if config.base.vocab_size < 100:
         raise ConfigError(f"{source}: base.vocab_size must be at least 100")
     if config.base.encoder_init not in ENCODER_INITS:
-        raise ConfigError(f"{source}: base.encoder_init must be one of {ENCODER_INITS}, got {config.base.encoder_init!r}")
+        raise ConfigError(f"{source}: base.encoder_init must be one of {ENCODER_INITS}, "
+                          f"got {config.base.encoder_init!r}")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:

@@ -1,71 +1,98 @@
-"""Load the labeled splits with `datasets` and tokenize them for the classifier."""
+"""The labeled splits as the classifier sees them: paragraphs, their article context, and token windows.
+
+Rows are read by the one labeled reader (`inference.readers.read_labeled`, `FILE:LINE` errors); contexts are
+rebuilt from each article's rows in file order (the splits keep articles whole and in order), unless a row
+carries its own `context`; token windows come from `inference.classifier.encode_windows`, the function scoring
+uses, so training sees exactly the inputs the scorer will give it.
+"""
 from __future__ import annotations
 
-import json
+import random
+from dataclasses import dataclass
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, load_dataset
+from datasets import Dataset
+
+from inference.classifier import ClassifierSettings, ModelFolderError, encode_windows
+from inference.readers import LabeledDataError, LabeledParagraph, read_labeled
+from inference.splitter import paragraph_contexts
 
 from .config import Config
+
+SPLITS = ("train", "dev", "test")
 
 
 class DataError(ValueError):
     pass
 
 
-def validate_split(path: str | Path, labels: list[str], text_column: str = "text", label_column: str = "label") -> int:
-    """Check every row of a JSONL split; raise one error naming the file, line and problem."""
-    known = set(labels)
-    rows = 0
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
-            text, label = row.get(text_column), row.get(label_column)
-            if not isinstance(text, str) or not text.strip():
-                raise DataError(f"{path}:{line_no}: empty or missing {text_column!r}")
-            if label not in known:
-                raise DataError(f"{path}:{line_no}: label {label!r} is not in the config's labels {labels}")
-            rows += 1
-    if rows == 0:
-        raise DataError(f"{path}: no rows")
-    return rows
+@dataclass
+class Example:
+    """A labeled paragraph with what the classifier sees beside it and where it sits in its article."""
+
+    text: str
+    label: str
+    context: str
+    article_id: str
+    paragraph: int
+    kind: str
 
 
-def load_splits(config: Config) -> DatasetDict:
+def with_context(rows: list[LabeledParagraph], mode: str) -> list[Example]:
+    """Examples in file order, each with its context under `mode` and its index within its article."""
+    out: list[Example] = []
+    start = 0
+    while start < len(rows):
+        end = start + 1
+        article = rows[start].article_id
+        while article is not None and end < len(rows) and rows[end].article_id == article:
+            end += 1
+        group = rows[start:end]
+        contexts = paragraph_contexts(group, mode)
+        for i, (row, context) in enumerate(zip(group, contexts)):
+            if row.context is not None and mode != "none":
+                context = row.context
+            elif row.title is not None and mode != "none" and row.kind != "title" and not context:
+                context = row.title
+            out.append(Example(row.text, row.label, context, article or f"line-{row.line}", i, row.kind))
+        start = end
+    return out
+
+
+def settings_from_config(config: Config) -> ClassifierSettings:
+    t = config.train
+    settings = ClassifierSettings(max_length=t.max_length, context=t.context, context_tokens=t.context_tokens,
+                                  stride=t.stride, background=config.background)
+    try:
+        settings.check("config train section")
+    except ModelFolderError as exc:
+        raise DataError(str(exc)) from exc
+    return settings
+
+
+def load_splits(config: Config) -> dict[str, list[Example]]:
     files = {"train": config.data.train, "dev": config.data.dev, "test": config.data.test}
+    splits = {}
     for name, path in files.items():
         if not Path(path).is_file():
             raise DataError(f"{path}: {name} split not found")
-        validate_split(path, config.labels, config.data.text_column, config.data.label_column)
-    splits = load_dataset("json", data_files=files)
-    label2id = config.label2id
-    column = config.data.label_column
-
-    def to_ids(batch):
-        return {"labels": [label2id[x] for x in batch[column]]}
-
-    splits = splits.map(to_ids, batched=True)
+        try:
+            rows = read_labeled(path, config.labels, config.data.text_column, config.data.label_column)
+        except LabeledDataError as exc:
+            raise DataError(str(exc)) from exc
+        splits[name] = with_context(rows, config.train.context)
     if config.train.max_train_samples:
         n = min(config.train.max_train_samples, len(splits["train"]))
-        splits["train"] = splits["train"].shuffle(seed=config.train.seed).select(range(n))
+        splits["train"] = random.Random(config.train.seed).sample(splits["train"], n)
     return splits
 
 
-def tokenize_splits(splits: DatasetDict, tokenizer, config: Config) -> DatasetDict:
-    text_column = config.data.text_column
-
-    def encode(batch):
-        return tokenizer(batch[text_column], truncation=True, max_length=config.train.max_length)
-
-    keep = {"labels"}
-    remove = [c for c in splits["train"].column_names if c not in keep]
-    return splits.map(encode, batched=True, remove_columns=remove)
-
-
-def split_texts(dataset: Dataset, config: Config) -> tuple[list[str], list[int]]:
-    return list(dataset[config.data.text_column]), list(dataset["labels"])
+def to_dataset(examples: list[Example], tokenizer, settings: ClassifierSettings, config: Config,
+               token_types: bool) -> Dataset:
+    """One row per token window (a long paragraph gives several, each with the paragraph's label)."""
+    enc = encode_windows(tokenizer, [e.text for e in examples], [e.context for e in examples], settings, token_types)
+    label2id = config.label2id
+    columns = {"input_ids": enc["input_ids"], "labels": [label2id[examples[o].label] for o in enc["owner"]]}
+    if token_types:
+        columns["token_type_ids"] = enc["token_type_ids"]
+    return Dataset.from_dict(columns)

@@ -35,8 +35,7 @@ from transformers import (
 from transformers.modeling_outputs import MaskedLMOutput
 from transformers.trainer_utils import get_last_checkpoint
 
-from inference.readers import Article, iter_records
-from inference.splitter import split_article
+from inference.readers import iter_paragraphs
 
 log = logging.getLogger("training.pretrain")
 RESERVED_PREFIX = "reserved-"
@@ -48,19 +47,16 @@ def check_corpus(paths: list[str]) -> list[str]:
         if not Path(path).exists():
             raise FileNotFoundError(f"{path}: no such file or folder")
         if Path(path).name.startswith(RESERVED_PREFIX):
-            raise ValueError(f"{path}: files named {RESERVED_PREFIX}* are held out for evaluation; refusing to train on them")
+            raise ValueError(f"{path}: files named {RESERVED_PREFIX}* are held out for evaluation; "
+                             "refusing to train on them")
     return paths
 
 
 def article_paragraphs(paths: list[str]):
-    """The paragraphs of each article, as the scorer splits them; reserved-* files inside folders skipped."""
+    """The paragraph texts of each article, as the scorer splits them; reserved-* files inside folders skipped."""
     for path in paths:
-        for record in iter_records(path):
-            if not isinstance(record, Article) or Path(record.source).name.startswith(RESERVED_PREFIX):
-                continue
-            paragraphs = [p.text for p in split_article(record.title, record.text)]
-            if paragraphs:
-                yield paragraphs
+        for _, paragraphs in iter_paragraphs(path, skip_prefix=RESERVED_PREFIX):
+            yield [p.text for p in paragraphs]
 
 
 def packed_examples(paths: list[str], tokenizer, max_length: int):

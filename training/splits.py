@@ -17,6 +17,8 @@ from pathlib import Path
 
 from sklearn.model_selection import StratifiedGroupKFold
 
+from inference.readers import LabeledDataError, read_labeled
+
 from .config import load_config
 
 NEAR_DUPLICATE = 0.7
@@ -51,21 +53,12 @@ def near_duplicate_pairs(texts: list[str], threshold: float = NEAR_DUPLICATE) ->
 
 
 def read_source(folder: Path, labels: list[str]) -> list[dict]:
-    rows, known = [], set(labels)
+    rows = []
     for path in sorted(folder.glob("*.jsonl")):
-        for line_no, line in enumerate(path.open(encoding="utf-8"), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
-            if row.get("label") not in known:
-                raise ValueError(f"{path}:{line_no}: unknown label {row.get('label')!r}")
-            if not isinstance(row.get("text"), str) or not row["text"].strip() or not row.get("article_id"):
-                raise ValueError(f"{path}:{line_no}: missing text or article_id")
-            rows.append({"text": row["text"].strip(), "label": row["label"], "article_id": row["article_id"],
-                         "kind": row.get("kind", "body")})
+        for row in read_labeled(path, labels):
+            if not row.article_id:
+                raise LabeledDataError(f"{path}:{row.line}: missing article_id")
+            rows.append({"text": row.text, "label": row.label, "article_id": row.article_id, "kind": row.kind})
     return rows
 
 

@@ -9,6 +9,8 @@ from typing import Iterable, Iterator
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from inference.readers import iter_paragraphs, open_binary, read_labeled
+
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # Lowercase letters only: the normalizer lowercases before the model sees text.
 ALPHABET = ("абвгдежзийклмнопрстуфхцчшщъыьэюяіїєґўăâîșțşţ" + string.ascii_lowercase + string.digits
@@ -42,16 +44,28 @@ def number_texts() -> Iterator[str]:
 
 
 def read_texts(paths: Iterable[str | Path]) -> Iterator[str]:
-    """Text fields of JSONL files (labeled splits or article dumps)."""
+    """Paragraph texts of labeled files (rows with a `label`) or of article dumps, through the project's readers."""
     for path in paths:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                row = json.loads(line)
-                for key in ("title", "text"):
-                    if isinstance(row.get(key), str):
-                        yield row[key]
+        path = Path(path)
+        if _is_labeled(path):
+            yield from (row.text for row in read_labeled(path, require_label=False))
+        else:
+            for _, paragraphs in iter_paragraphs(path):
+                yield from (p.text for p in paragraphs)
+
+
+def _is_labeled(path: Path) -> bool:
+    if path.is_dir() or not path.name.endswith((".jsonl", ".jsonl.gz")):
+        return False
+    with open_binary(path) as handle:
+        for raw in handle:
+            if raw.strip():
+                try:
+                    row = json.loads(raw)
+                except json.JSONDecodeError:
+                    return False
+                return isinstance(row, dict) and "label" in row
+    return False
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int) -> PreTrainedTokenizerFast:

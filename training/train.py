@@ -1,6 +1,9 @@
 """Fine-tune a BERT paragraph classifier: config -> splits -> Trainer -> model folder + metrics + plots.
 
     python -m training --config configs/default.yaml --output-dir runs/default [--set train.epochs=2]
+
+    from training import train, load_config
+    metrics = train(load_config("configs/default.yaml"), "runs/default")
 """
 from __future__ import annotations
 
@@ -25,9 +28,12 @@ from transformers import (
 )
 from transformers.trainer_utils import get_last_checkpoint
 
+from inference import calibration as calibrate
+from inference.classifier import EventClassifier
+
 from . import baseline, metrics
 from .config import Config, ConfigError, load_config
-from .data import DataError, load_splits, split_texts, tokenize_splits
+from .data import SPLITS, DataError, Example, load_splits, settings_from_config, to_dataset
 
 log = logging.getLogger("training")
 
@@ -100,34 +106,30 @@ def training_arguments(config: Config, checkpoints: Path) -> TrainingArguments:
     return TrainingArguments(**kwargs)
 
 
-def evaluate(trainer: Trainer, dataset, labels: list[str]) -> tuple[dict, np.ndarray]:
-    """The split's metrics and its class probabilities, one row per example in dataset order."""
-    output = trainer.predict(dataset)
-    probs = torch.softmax(torch.from_numpy(output.predictions).float(), dim=-1).numpy()
-    return metrics.report(output.label_ids, probs.argmax(axis=-1), labels), probs
+def predict_split(classifier: EventClassifier, examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and window counts of a split through the scorer's own classifier (one prediction path)."""
+    return classifier.infer([e.text for e in examples], [e.context for e in examples])
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = load_config(args.config, args.overrides)
-        splits = load_splits(config)
-        tokenizer, model = load_model(config)
-    except (ConfigError, DataError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
+def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> dict:
+    """Fine-tune `config.model.name_or_path` on the config's splits into OUTPUT_DIR/model (a folder that
+    `transformers.pipeline` and `EventClassifier.from_pretrained` load), and write metrics, predictions and
+    plots beside it. Returns the metrics. Resumes from OUTPUT_DIR/checkpoints unless `overwrite`."""
+    splits = load_splits(config)
+    settings = settings_from_config(config)
+    tokenizer, model = load_model(config)
     started = time.time()
-    out = Path(args.output_dir)
+    out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     set_seed(config.train.seed)
     if config.train.torch_threads:
         torch.set_num_threads(config.train.torch_threads)
-    log.info("train %d, dev %d, test %d paragraphs; labels %s",
-             len(splits["train"]), len(splits["dev"]), len(splits["test"]), config.labels)
+    settings.max_length = min(settings.max_length, model.config.max_position_embeddings)
+    token_types = getattr(model.config, "type_vocab_size", 0) >= 2
+    log.info("train %d, dev %d, test %d paragraphs; labels %s; context %s",
+             len(splits["train"]), len(splits["dev"]), len(splits["test"]), config.labels, settings.context)
 
-    encoded = tokenize_splits(splits, tokenizer, config)
+    encoded = {name: to_dataset(splits[name], tokenizer, settings, config, token_types) for name in ("train", "dev")}
     checkpoints = out / "checkpoints"
     trainer = Trainer(
         model=model,
@@ -138,7 +140,7 @@ def main(argv=None) -> int:
         processing_class=tokenizer,
         compute_metrics=metrics.trainer_metrics,
     )
-    resume = None if args.overwrite or not checkpoints.is_dir() else get_last_checkpoint(str(checkpoints))
+    resume = None if overwrite or not checkpoints.is_dir() else get_last_checkpoint(str(checkpoints))
     if resume:
         log.info("resuming from %s", resume)
     trainer.train(resume_from_checkpoint=resume)
@@ -148,49 +150,95 @@ def main(argv=None) -> int:
     # The best checkpoint (load_best_model_at_end). Not trainer.save_model: it adds a pickled
     # training_args.bin, and a model folder must hold nothing that needs unpickling.
     trainer.model.save_pretrained(str(model_dir))
+    # pipeline(..., truncation=True) cuts at model_max_length: make it the window training used.
+    tokenizer.model_max_length = settings.max_length
     tokenizer.save_pretrained(str(model_dir))
+    settings.save(model_dir)
 
-    # Length grouping also shuffles evaluation batches; from here on predictions must come back in file order
-    # to line up with the texts in test_predictions.jsonl.
-    trainer.args.train_sampling_strategy = "random"
-    if hasattr(trainer.args, "group_by_length"):  # transformers < 5
-        trainer.args.group_by_length = False
-    dev_report, _ = evaluate(trainer, encoded["dev"], config.labels)
-    test_report, test_probs = evaluate(trainer, encoded["test"], config.labels)
+    # Dev and test go through the scorer's classifier with its default batching, so reported metrics and
+    # probabilities are exactly what `python -m inference` gives.
+    gold = {name: np.asarray([config.label2id[e.label] for e in splits[name]]) for name in ("dev", "test")}
+    counts = np.bincount([config.label2id[e.label] for e in splits["train"]], minlength=len(config.labels))
+    settings.train_priors = [round(float(x), 6) for x in counts / counts.sum()]
+    calibration = {}
+    if config.train.calibrate:
+        uncalibrated = EventClassifier.from_pretrained(model_dir)
+        dev_raw, _ = predict_split(uncalibrated, splits["dev"])
+        test_raw, _ = predict_split(uncalibrated, splits["test"])
+        settings.temperature = round(calibrate.fit_temperature(dev_raw, gold["dev"]), 4)
+        calibration = {"temperature": settings.temperature,
+                       "test_ece_before": round(calibrate.expected_calibration_error(test_raw, gold["test"]), 4),
+                       "test_ece_after": round(calibrate.expected_calibration_error(
+                           calibrate.apply_temperature(test_raw, settings.temperature), gold["test"]), 4)}
+        log.info("temperature %.3f: test ECE %.4f -> %.4f", settings.temperature, calibration["test_ece_before"],
+                 calibration["test_ece_after"])
+    settings.save(model_dir)
+    if config.train.target_precision is not None and config.background is not None:
+        dev_probs, _ = predict_split(EventClassifier.from_pretrained(model_dir), splits["dev"])
+        chosen = calibrate.choose_thresholds(dev_probs, gold["dev"], config.labels, config.background,
+                                             config.train.target_precision)
+        settings.thresholds = {label: c["threshold"] for label, c in chosen.items()}
+        calibration["thresholds"] = chosen
+        settings.save(model_dir)
+    classifier = EventClassifier.from_pretrained(model_dir)
+    dev_probs, _ = predict_split(classifier, splits["dev"])
+    test_probs, test_windows = predict_split(classifier, splits["test"])
+    dev_report = metrics.report(gold["dev"], classifier.decide(dev_probs), config.labels)
+    test_report = metrics.report(gold["test"], classifier.decide(test_probs), config.labels)
+    top_label = {name: metrics.report(gold[name], p.argmax(axis=1), config.labels)
+                 for name, p in (("dev", dev_probs), ("test", test_probs))}
 
-    train_texts, train_labels = split_texts(splits["train"], config)
-    dev_texts, dev_labels = split_texts(splits["dev"], config)
-    test_texts, test_labels = split_texts(splits["test"], config)
-    base_preds = baseline.fit_predict(train_texts, train_labels, {"dev": dev_texts, "test": test_texts},
+    texts = {name: [e.text for e in splits[name]] for name in SPLITS}
+    train_labels = [config.label2id[e.label] for e in splits["train"]]
+    base_preds = baseline.fit_predict(texts["train"], train_labels, {"dev": texts["dev"], "test": texts["test"]},
                                       seed=config.train.seed)
 
     result = {
         "model": config.model.name_or_path,
         "labels": config.labels,
-        "sizes": {name: len(splits[name]) for name in ("train", "dev", "test")},
+        "sizes": {name: len(splits[name]) for name in SPLITS},
+        "windows": {"train": len(encoded["train"]), "test": int(test_windows.sum())},
+        "settings": dataclasses.asdict(settings),
         "train_seconds": round(train_seconds, 1),
         "dev": dev_report,
         "test": test_report,
+        # Before thresholds: the top label of every paragraph (equal to dev/test when no thresholds are set).
+        "dev_top_label": top_label["dev"],
+        "test_top_label": top_label["test"],
+        "calibration": calibration,
         "baseline_tfidf_logreg": {
-            "dev": metrics.report(dev_labels, base_preds["dev"], config.labels),
-            "test": metrics.report(test_labels, base_preds["test"], config.labels),
+            "dev": metrics.report(gold["dev"], base_preds["dev"], config.labels),
+            "test": metrics.report(gold["test"], base_preds["test"], config.labels),
         },
         "config": config.to_dict(),
     }
     (out / "metrics.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     with open(out / "test_predictions.jsonl", "w", encoding="utf-8") as handle:
-        for text, gold, probs in zip(test_texts, test_labels, test_probs):
-            handle.write(json.dumps({"text": text, "label": config.labels[gold],
-                                     "predicted": config.labels[int(probs.argmax())],
-                                     "score": round(float(probs.max()), 6)}, ensure_ascii=False) + "\n")
+        for example, probs, windows in zip(splits["test"], test_probs, test_windows):
+            row = classifier.row(example.article_id, example.paragraph, example.kind, example.text, probs,
+                                 int(windows)).to_dict()
+            row["gold"] = example.label
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     metrics.plot_confusion(test_report, out / "confusion_matrix.png",
                            f"test, macro-F1 {test_report['macro_f1']:.3f}")
     metrics.plot_history(trainer.state.log_history, out / "training_curve.png")
+    return result
 
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config, args.overrides)
+        result = train(config, args.output_dir, overwrite=args.overwrite)
+    except (ConfigError, DataError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.output_dir)
     base_f1 = result["baseline_tfidf_logreg"]["test"]["macro_f1"]
-    print(f"test macro-F1 {test_report['macro_f1']:.3f} (TF-IDF baseline {base_f1:.3f}); "
-          f"trained in {train_seconds:.0f}s")
-    print(f"model folder: {model_dir}\nmetrics: {out / 'metrics.json'}\nplots: {out / 'confusion_matrix.png'}, "
+    print(f"test macro-F1 {result['test']['macro_f1']:.3f} (TF-IDF baseline {base_f1:.3f}); "
+          f"trained in {result['train_seconds']:.0f}s")
+    print(f"model folder: {out / 'model'}\nmetrics: {out / 'metrics.json'}\nplots: {out / 'confusion_matrix.png'}, "
           f"{out / 'training_curve.png'}")
     return 0
 
