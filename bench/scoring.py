@@ -118,8 +118,8 @@ def cache_savings(context: str) -> dict:
 RSS_CHILD = """
 import json, resource, sys
 from inference import score_dump
-summary = score_dump(sys.argv[1], sys.argv[2], sys.argv[3], backend="onnx", int8=True, progress=False,
-                     print_errors=False)
+summary = score_dump(sys.argv[1], sys.argv[2], sys.argv[3], fmt="jsonl", backend="onnx", int8=True,
+                     progress=False, print_errors=False)
 summary["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 print(json.dumps(summary))
 """
@@ -153,6 +153,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--rss-articles", type=int, default=2000)
     p.add_argument("--skip-rss", action="store_true")
+    p.add_argument("--only-rss", action="store_true", help="just the memory part")
     p.add_argument("--output", help="write the results as JSON here too")
     args = p.parse_args(argv)
     texts = first_paragraphs(DUMPS[0], args.paragraphs)
@@ -160,6 +161,10 @@ def main(argv=None) -> int:
     results = {"paragraphs": len(texts)}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if args.only_rss:
+            results["rss"] = peak_rss(Path(args.model).resolve(), args.rss_articles, tmp)
+            print(json.dumps(results["rss"], indent=2))
+            return 0
         shape = rubert_tiny2_shape(tmp / "rubert-tiny2-shape")
         print(f"rubert-tiny2 shape: vocabulary {json.loads((shape / 'config.json').read_text())['vocab_size']}")
         for name, folder in (("rubert-tiny2 shape (random weights)", shape), (args.model, Path(args.model))):

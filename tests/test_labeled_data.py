@@ -43,7 +43,10 @@ def test_per_label_minimums(splits):
         assert counts[label] >= 400, label
     assert counts["other"] >= 700
     hard = sum(1 for rows in splits.values() for r in rows if r["label"] == "other" and EVENT_WORDS.search(r["text"]))
-    assert hard >= counts["other"] / 3
+    # Since the real-register batches (h15-h22) most `other` is ordinary news, as in real dumps; a fifth still
+    # uses event vocabulary in another sense.
+    assert hard >= counts["other"] / 5
+    assert counts["other"] / sum(counts.values()) > 0.55
 
 
 def test_most_positives_avoid_the_obvious_keyword(splits):

@@ -37,3 +37,14 @@ def test_split_keeps_every_row_once_and_articles_whole():
         for row in part:
             assert owners.setdefault(row["article_id"], name) == name
     assert 0.7 < len(splits["train"]) / 300 < 0.9
+
+
+def test_pinned_articles_keep_their_split_and_their_near_duplicates_follow():
+    rows = [{"article_id": f"art{i // 3}", "text": f"уникальный абзац номер {i} " + "слово " * (i % 7),
+             "label": ["phone_call", "other", "trade_news"][i % 3]} for i in range(300)]
+    rows.append({"article_id": "new-dup", "text": rows[0]["text"], "label": "phone_call"})
+    fixed = {f"art{k}": "test" for k in range(10)}
+    splits = split_rows(rows, seed=1, fixed=fixed)
+    where = {r["article_id"]: name for name, part in splits.items() for r in part}
+    assert all(where[a] == "test" for a in fixed) and where["new-dup"] == "test"
+    assert {where[f"art{k}"] for k in range(10, 100)} == {"train", "dev", "test"}

@@ -4,7 +4,9 @@
 
 Splits are by article, stratified by label (scikit-learn's StratifiedGroupKFold, 10 folds: one test,
 one dev, eight train). Articles that share an exact or near-duplicate paragraph (word 5-gram Jaccard
->= 0.7) are one group, so no duplicate straddles two splits.
+>= 0.7) are one group, so no duplicate straddles two splits. Articles already in the output splits keep their
+split (new articles are split among themselves), so a model trained before a corpus addition is evaluated on a
+test split it never trained on; `--reshuffle` splits everything afresh.
 """
 from __future__ import annotations
 
@@ -80,16 +82,40 @@ def article_groups(rows: list[dict]) -> list[int]:
     return [roots.setdefault(find(r["article_id"]), len(roots)) for r in rows]
 
 
-def split_rows(rows: list[dict], seed: int) -> dict[str, list[dict]]:
+def split_rows(rows: list[dict], seed: int, fixed: dict[str, str] | None = None) -> dict[str, list[dict]]:
+    """Rows by split. `fixed` pins articles to the split they already had (so models trained on the old splits
+    stay comparable on the new test split); a group holding a pinned article follows it, the rest are split
+    by StratifiedGroupKFold."""
     groups = article_groups(rows)
-    folds = StratifiedGroupKFold(n_splits=10, shuffle=True, random_state=seed)
-    assignment = {}
-    for fold, (_, held) in enumerate(folds.split(rows, [r["label"] for r in rows], groups)):
-        for i in held:
-            assignment[i] = "test" if fold == 0 else "dev" if fold == 1 else "train"
+    fixed = fixed or {}
+    pinned: dict[int, str] = {}
+    for row, group in zip(rows, groups):
+        if row["article_id"] in fixed:
+            pinned.setdefault(group, fixed[row["article_id"]])
+    assignment = {i: pinned[g] for i, g in enumerate(groups) if g in pinned}
+    free = [i for i in range(len(rows)) if i not in assignment]
+    if free:
+        folds = StratifiedGroupKFold(n_splits=10, shuffle=True, random_state=seed)
+        free_rows = [rows[i] for i in free]
+        for fold, (_, held) in enumerate(folds.split(free_rows, [r["label"] for r in free_rows],
+                                                      [groups[i] for i in free])):
+            for k in held:
+                assignment[free[k]] = "test" if fold == 0 else "dev" if fold == 1 else "train"
     out = {"train": [], "dev": [], "test": []}
     for i, row in enumerate(rows):
         out[assignment[i]].append(row)
+    return out
+
+
+def current_assignment(folder: Path) -> dict[str, str]:
+    """article_id -> split of the splits already in `folder` (empty when there are none)."""
+    out = {}
+    for name in ("train", "dev", "test"):
+        path = folder / f"{name}.jsonl"
+        if path.is_file():
+            for row in read_labeled(path):
+                if row.article_id:
+                    out[row.article_id] = name
     return out
 
 
@@ -108,6 +134,8 @@ def main(argv=None) -> int:
     p.add_argument("--output", default="data/labeled")
     p.add_argument("--config", default="configs/default.yaml", help="config whose `labels` are allowed")
     p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--reshuffle", action="store_true",
+                   help="split every article afresh instead of keeping the articles already in OUTPUT where they are")
     args = p.parse_args(argv)
     labels = load_config(args.config).labels
     try:
@@ -115,7 +143,8 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    splits = split_rows(rows, args.seed)
+    fixed = {} if args.reshuffle else current_assignment(Path(args.output))
+    splits = split_rows(rows, args.seed, fixed)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     for name, part in splits.items():
