@@ -31,7 +31,6 @@ def test_metrics_json_reports_model_and_baseline_on_dev_and_test(tiny_run):
         matrix = block["confusion_matrix"]["matrix"]
         assert len(matrix) == 5 and all(len(row) == 5 for row in matrix)
     assert sum(map(sum, metrics["test"]["confusion_matrix"]["matrix"])) == metrics["sizes"]["test"]
-    # The baseline is a real fit: on hand-written news it is far above chance (0.2).
     # A real fit on 160 paragraphs of a corpus that is now 63% `other`: above chance (0.2 for five labels).
     assert metrics["baseline_tfidf_logreg"]["test"]["macro_f1"] > 0.25
 

@@ -173,16 +173,17 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
         log.info("temperature %.3f: test ECE %.4f -> %.4f", settings.temperature, calibration["test_ece_before"],
                  calibration["test_ece_after"])
     settings.save(model_dir)
+    classifier = EventClassifier.from_pretrained(model_dir)
+    dev_probs, _ = predict_split(classifier, splits["dev"])
+    test_probs, test_windows = predict_split(classifier, splits["test"])
     if config.train.target_precision is not None and config.background is not None:
-        dev_probs, _ = predict_split(EventClassifier.from_pretrained(model_dir), splits["dev"])
+        # Thresholds act on the probabilities only in decide(), so the dev pass above serves to choose them.
         chosen = calibrate.choose_thresholds(dev_probs, gold["dev"], config.labels, config.background,
                                              config.train.target_precision)
         settings.thresholds = {label: c["threshold"] for label, c in chosen.items()}
         calibration["thresholds"] = chosen
         settings.save(model_dir)
-    classifier = EventClassifier.from_pretrained(model_dir)
-    dev_probs, _ = predict_split(classifier, splits["dev"])
-    test_probs, test_windows = predict_split(classifier, splits["test"])
+        classifier.settings.thresholds = settings.thresholds
     dev_report = metrics.report(gold["dev"], classifier.decide(dev_probs), config.labels)
     test_report = metrics.report(gold["test"], classifier.decide(test_probs), config.labels)
     top_label = {name: metrics.report(gold[name], p.argmax(axis=1), config.labels)
