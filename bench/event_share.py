@@ -48,6 +48,23 @@ def shares(rows_path: Path) -> dict:
     return out
 
 
+def write_audit_sample(rows_path: Path, n: int, seed: int, out: str) -> None:
+    """`n` paragraphs labeled as events, drawn at random, each with its title and previous paragraph for the
+    reader (real text: this file stays outside the repository)."""
+    rows = [json.loads(line) for line in rows_path.open(encoding="utf-8")]
+    by_key = {(r["article_id"], r["paragraph"]): r for r in rows}
+    events = [r for r in rows if r["label"] != "other"]
+    picked = random.Random(seed).sample(events, min(n, len(events)))
+    with open(out, "w", encoding="utf-8") as handle:
+        for r in picked:
+            title = by_key.get((r["article_id"], 0), {})
+            previous = by_key.get((r["article_id"], r["paragraph"] - 1), {})
+            item = {key: r[key] for key in ("article_id", "paragraph", "kind", "label", "score", "text")}
+            item["title"] = title.get("text", "") if title.get("kind") == "title" else ""
+            item["previous"] = previous.get("text", "") if r["paragraph"] > 1 else ""
+            handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
 def dump_priors(model: str, dump: Path, sample: int) -> dict | None:
     clf = EventClassifier.from_pretrained(model, backend="onnx")
     if not clf.settings.train_priors:
@@ -69,6 +86,8 @@ def main(argv=None) -> int:
     p.add_argument("--prior-sample", type=int, default=5000)
     p.add_argument("--audit-sample", type=int, default=0)
     p.add_argument("--audit-out", default="/tmp/audit_sample.jsonl")
+    p.add_argument("--audit-adjusted", action="store_true",
+                   help="draw the audit sample from the prior-adjusted labels instead of the plain ones")
     p.add_argument("--output", help="write the results as JSON here too")
     args = p.parse_args(argv)
     results = {}
@@ -87,15 +106,8 @@ def main(argv=None) -> int:
                     continue
                 entry["adjusted" if adjust else "plain"] = {"shares": shares(out),
                                                             "estimated_priors": summary["estimated_priors"]}
-                if k == 0 and not adjust and args.audit_sample:
-                    rows = [json.loads(line) for line in out.open(encoding="utf-8")]
-                    events = [r for r in rows if r["label"] != "other"]
-                    picked = random.Random(args.seed).sample(events, min(args.audit_sample, len(events)))
-                    with open(args.audit_out, "w", encoding="utf-8") as handle:
-                        for r in picked:
-                            handle.write(json.dumps({key: r[key] for key in ("article_id", "paragraph", "kind", "label",
-                                                                            "score", "text")},
-                                                    ensure_ascii=False) + "\n")
+                if k == 0 and adjust == args.audit_adjusted and args.audit_sample:
+                    write_audit_sample(out, args.audit_sample, args.seed, args.audit_out)
             entry["priors_by_dump"] = {d.name: dump_priors(model, d, args.prior_sample) for d in (MOLDOVA, RIA)}
             results[model] = entry
             print(model, json.dumps(entry, ensure_ascii=False), flush=True)

@@ -69,6 +69,13 @@ def detect_format(path: Path) -> str:
     raise ValueError(f"{path}: cannot tell the format from the name; pass --format ({'/'.join(FORMATS)})")
 
 
+def _known_format(path: Path) -> str | None:
+    try:
+        return detect_format(path)
+    except ValueError:
+        return None
+
+
 def open_text(path: Path) -> io.TextIOBase:
     if path.suffix.lower() == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict", newline="")
@@ -198,7 +205,18 @@ def iter_records(path: str | Path, fmt: str | None = None, fields: Fields | None
     fields = fields or Fields()
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
-    if path.is_dir() and fmt not in (None, "txt"):
+    if path.is_dir() and fmt is None:
+        # A folder of .txt articles, or a folder of dumps (JSONL, CSV, Parquet) each read by its own format.
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        formats = [(file, _known_format(file)) for file in files]
+        if all(f in (None, "txt") for _, f in formats):
+            yield from read_txt_folder(path, fields)
+            return
+        for file, f in formats:
+            if f is not None:
+                yield from iter_records(file, f, fields)
+        return
+    if path.is_dir() and fmt != "txt":
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
             try:
                 if detect_format(file) == fmt:

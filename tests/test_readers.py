@@ -95,6 +95,17 @@ def test_folder_of_txt_files(tmp_path):
     assert records[1].title == "Заголовок один" and records[1].text == "Абзац.\nЕще абзац."
 
 
+def test_folder_of_dumps_reads_each_file_by_its_own_format_in_name_order(tmp_path):
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    write_jsonl(folder / "b.jsonl", ARTICLES[:1])
+    pq.write_table(pa.Table.from_pylist(ARTICLES[1:]), folder / "a.parquet")
+    (folder / "README.md").write_text("not a dump", encoding="utf-8")
+    records = list(iter_records(folder))
+    assert ids(records) == ["a2", "a1"]
+    assert [r.source.rsplit("/", 1)[-1] for r in records] == ["a.parquet", "b.jsonl"]
+
+
 def test_format_detection_and_errors(tmp_path):
     assert detect_format(tmp_path / "x.jsonl.gz") == "jsonl"
     assert detect_format(tmp_path / "x.parquet") == "parquet"

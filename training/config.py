@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,15 @@ class DataConfig:
     test: str = "data/labeled/test.jsonl"
     text_column: str = "text"
     label_column: str = "label"
+    # Unlabeled dump(s) whose paragraphs join training as weakly labeled background (training/weak.py):
+    # the real register of ordinary news, read at run time, never stored. Empty: none.
+    unlabeled: list[str] = field(default_factory=list)
+    unlabeled_paragraphs: int = 1000
+    # Loss weight of each such paragraph (labeled paragraphs weigh 1).
+    unlabeled_weight: float = 0.3
+    # Paragraphs matching this (case-insensitive) regex are left out: they may well report an event.
+    unlabeled_skip: str = (r"телефон|созвон|поддерж|солидарн|одобр|приветству|протест|митинг|беспоряд|погром"
+                           r"|столкновен|забастов|пикет|экспорт|импорт|поставк|товарооборот|пошлин|торгов")
 
 
 @dataclass
@@ -152,6 +162,17 @@ def _check(config: Config, source: str) -> None:
     if config.train.context not in ("none", "title", "title+previous"):
         raise ConfigError(f"{source}: train.context must be none, title or title+previous, "
                           f"got {config.train.context!r}")
+    if isinstance(config.data.unlabeled, str):
+        config.data.unlabeled = [config.data.unlabeled]
+    if config.data.unlabeled and config.background is None:
+        raise ConfigError(f"{source}: data.unlabeled needs a background label to give its paragraphs")
+    if config.data.unlabeled and not (0 < config.data.unlabeled_weight <= 1 and config.data.unlabeled_paragraphs > 0):
+        raise ConfigError(f"{source}: data.unlabeled_weight must be in (0, 1] and data.unlabeled_paragraphs "
+                          "positive")
+    try:
+        re.compile(config.data.unlabeled_skip or "")
+    except re.error as exc:
+        raise ConfigError(f"{source}: data.unlabeled_skip is not a valid regex: {exc}") from exc
     if config.base.vocab_size < 100:
         raise ConfigError(f"{source}: base.vocab_size must be at least 100")
     if config.base.encoder_init not in ENCODER_INITS:
@@ -177,7 +198,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         _apply_override(raw, assignment)
     config = _build(Config, raw, source)
     # YAML reads 3e-4 as a string; coerce numeric fields to the declared types.
-    for section in (config.train, config.base, config.model):
+    for section in (config.train, config.base, config.model, config.data):
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
             if isinstance(value, str) and f.type in ("float", "int", "float | None", "int | None"):

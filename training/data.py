@@ -20,6 +20,18 @@ from inference.splitter import paragraph_contexts
 from .config import Config
 
 SPLITS = ("train", "dev", "test")
+RESERVED_PREFIX = "reserved-"
+
+
+def check_corpus(paths: list[str]) -> list[str]:
+    """Held-out evaluation files must never reach a training corpus, even by accident."""
+    for path in paths:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+        if Path(path).name.startswith(RESERVED_PREFIX):
+            raise ValueError(f"{path}: files named {RESERVED_PREFIX}* are held out for evaluation; "
+                             "refusing to train on them")
+    return list(paths)
 
 
 class DataError(ValueError):
@@ -36,6 +48,8 @@ class Example:
     article_id: str
     paragraph: int
     kind: str
+    # Loss weight: 1 for labeled paragraphs, below 1 for weakly labeled dump paragraphs (training/weak.py).
+    weight: float = 1.0
 
 
 def with_context(rows: list[LabeledParagraph], mode: str) -> list[Example]:
@@ -93,6 +107,8 @@ def to_dataset(examples: list[Example], tokenizer, settings: ClassifierSettings,
     enc = encode_windows(tokenizer, [e.text for e in examples], [e.context for e in examples], settings, token_types)
     label2id = config.label2id
     columns = {"input_ids": enc["input_ids"], "labels": [label2id[examples[o].label] for o in enc["owner"]]}
+    if any(e.weight != 1.0 for e in examples):
+        columns["weight"] = [float(examples[o].weight) for o in enc["owner"]]
     if token_types:
         columns["token_type_ids"] = enc["token_type_ids"]
     return Dataset.from_dict(columns)

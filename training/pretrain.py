@@ -37,19 +37,9 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from inference.readers import iter_paragraphs
 
+from .data import RESERVED_PREFIX, check_corpus
+
 log = logging.getLogger("training.pretrain")
-RESERVED_PREFIX = "reserved-"
-
-
-def check_corpus(paths: list[str]) -> list[str]:
-    """Held-out evaluation files must never reach a training corpus, even by accident."""
-    for path in paths:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"{path}: no such file or folder")
-        if Path(path).name.startswith(RESERVED_PREFIX):
-            raise ValueError(f"{path}: files named {RESERVED_PREFIX}* are held out for evaluation; "
-                             "refusing to train on them")
-    return paths
 
 
 def article_paragraphs(paths: list[str]):

@@ -31,7 +31,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from inference import calibration as calibrate
 from inference.classifier import EventClassifier
 
-from . import baseline, metrics
+from . import baseline, metrics, weak
 from .config import Config, ConfigError, load_config
 from .data import SPLITS, DataError, Example, load_splits, settings_from_config, to_dataset
 
@@ -74,6 +74,23 @@ def load_model(config: Config):
     return tokenizer, model
 
 
+class WeightedTrainer(Trainer):
+    """A Trainer whose loss weighs each example by its `weight` column (weakly labeled dump paragraphs weigh
+    less than labeled ones); without that column it is the stock loss."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        weight = inputs.pop("weight", None)
+        if weight is None:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        losses = torch.nn.functional.cross_entropy(
+            outputs.logits, labels, reduction="none", label_smoothing=self.args.label_smoothing_factor)
+        weight = weight.to(losses.dtype)
+        loss = (losses * weight).sum() / weight.sum().clamp_min(1e-8)
+        return (loss, outputs) if return_outputs else loss
+
+
 def training_arguments(config: Config, checkpoints: Path) -> TrainingArguments:
     t = config.train
     kwargs = dict(
@@ -97,6 +114,8 @@ def training_arguments(config: Config, checkpoints: Path) -> TrainingArguments:
         report_to="none",
         disable_tqdm=False,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # Keeps the `weight` column (not a model argument) for WeightedTrainer; the datasets hold only inputs.
+        remove_unused_columns=False,
     )
     # Batches of similar length waste less compute on padding, which is most of the cost on a CPU.
     if "train_sampling_strategy" in {f.name for f in dataclasses.fields(TrainingArguments)}:
@@ -117,6 +136,16 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     plots beside it. Returns the metrics. Resumes from OUTPUT_DIR/checkpoints unless `overwrite`."""
     splits = load_splits(config)
     settings = settings_from_config(config)
+    background = {}
+    if config.data.unlabeled:
+        extra, background = weak.sample_background(
+            config.data.unlabeled, config.data.unlabeled_paragraphs, config.background, config.train.context,
+            config.data.unlabeled_skip, seed=config.train.seed)
+        for example in extra:
+            example.weight = config.data.unlabeled_weight
+        splits["train"] = splits["train"] + extra
+        background["weight"] = config.data.unlabeled_weight
+        log.info("weak background: %s", background)
     tokenizer, model = load_model(config)
     started = time.time()
     out = Path(output_dir)
@@ -131,7 +160,7 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
 
     encoded = {name: to_dataset(splits[name], tokenizer, settings, config, token_types) for name in ("train", "dev")}
     checkpoints = out / "checkpoints"
-    trainer = Trainer(
+    trainer = WeightedTrainer(
         model=model,
         args=training_arguments(config, checkpoints),
         train_dataset=encoded["train"],
@@ -158,7 +187,9 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     # Dev and test go through the scorer's classifier with its default batching, so reported metrics and
     # probabilities are exactly what `python -m inference` gives.
     gold = {name: np.asarray([config.label2id[e.label] for e in splits[name]]) for name in ("dev", "test")}
-    counts = np.bincount([config.label2id[e.label] for e in splits["train"]], minlength=len(config.labels))
+    # What the model was fitted to: weakly labeled paragraphs count at their loss weight.
+    counts = np.bincount([config.label2id[e.label] for e in splits["train"]],
+                         weights=[e.weight for e in splits["train"]], minlength=len(config.labels))
     settings.train_priors = [round(float(x), 6) for x in counts / counts.sum()]
     calibration = {}
     if config.train.calibrate:
@@ -189,15 +220,18 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     top_label = {name: metrics.report(gold[name], p.argmax(axis=1), config.labels)
                  for name, p in (("dev", dev_probs), ("test", test_probs))}
 
-    texts = {name: [e.text for e in splits[name]] for name in SPLITS}
-    train_labels = [config.label2id[e.label] for e in splits["train"]]
+    # The baseline sees the labeled paragraphs only, so it stays comparable across runs.
+    labeled = {name: [e for e in splits[name] if e.weight == 1.0] for name in SPLITS}
+    texts = {name: [e.text for e in labeled[name]] for name in SPLITS}
+    train_labels = [config.label2id[e.label] for e in labeled["train"]]
     base_preds = baseline.fit_predict(texts["train"], train_labels, {"dev": texts["dev"], "test": texts["test"]},
                                       seed=config.train.seed)
 
     result = {
         "model": config.model.name_or_path,
         "labels": config.labels,
-        "sizes": {name: len(splits[name]) for name in SPLITS},
+        "sizes": {name: sum(e.weight == 1.0 for e in splits[name]) for name in SPLITS},
+        "weak_background": background,
         "windows": {"train": len(encoded["train"]), "test": int(test_windows.sum())},
         "settings": dataclasses.asdict(settings),
         "train_seconds": round(train_seconds, 1),

@@ -1,0 +1,48 @@
+"""Paragraphs of the user's own unlabeled dump as weakly labeled background for training.
+
+The labeled corpus is written; a user's dump is the real register of ordinary news (long quotes, bylines,
+scraping noise). A random sample of its paragraphs joins training as the background label (`other`) at a
+loss weight below 1, leaving out paragraphs that match the event keywords (they may well report an event).
+It is read at run time and never stored. The shortcut it invites: "reads like a real dump => other", which
+costs recall on real-register events; measure with an ablation (docs/models.md) before turning it on.
+"""
+from __future__ import annotations
+
+import random
+import re
+
+from inference.readers import iter_paragraphs
+from inference.splitter import paragraph_contexts
+
+from .data import RESERVED_PREFIX, Example, check_corpus
+
+# Shorter pieces are bylines and fragments: the labeled corpus already has them, and they say nothing new.
+MIN_CHARS = 40
+
+
+def sample_background(paths: list[str], n: int, label: str, context: str, skip: str = "",
+                      seed: int = 42) -> tuple[list[Example], dict]:
+    """A uniform sample (reservoir, one streamed pass) of `n` dump paragraphs as `label` examples, each with
+    its context under `context` exactly as the scorer builds it. Returns the examples and counts."""
+    skip_re = re.compile(skip, re.IGNORECASE) if skip else None
+    rng = random.Random(seed)
+    reservoir: list[Example] = []
+    seen = skipped = 0
+    for path in check_corpus(paths):
+        for article, paragraphs in iter_paragraphs(path, skip_prefix=RESERVED_PREFIX):
+            contexts = paragraph_contexts(paragraphs, context)
+            for i, (paragraph, ctx) in enumerate(zip(paragraphs, contexts)):
+                if len(paragraph.text) < MIN_CHARS:
+                    continue
+                if skip_re is not None and skip_re.search(paragraph.text):
+                    skipped += 1
+                    continue
+                seen += 1
+                example = Example(paragraph.text, label, ctx, f"dump:{article.id}", i, paragraph.kind)
+                if len(reservoir) < n:
+                    reservoir.append(example)
+                else:
+                    j = rng.randrange(seen)
+                    if j < n:
+                        reservoir[j] = example
+    return reservoir, {"drawn": len(reservoir), "eligible": seen, "skipped_by_keywords": skipped}
