@@ -21,6 +21,14 @@ EXPORT_VERSION = 1  # bump when the export recipe changes, so stale caches are r
 WEIGHTS = "model.safetensors"
 
 
+def _json_object(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return {}  # missing or unreadable: the loader reports it
+    return value if isinstance(value, dict) else {}
+
+
 def check_model_folder(model_dir: Path) -> None:
     """Refuse, before any work, folders that would need unpickling or lack what scoring needs."""
     from .classifier import ModelFolderError
@@ -29,6 +37,24 @@ def check_model_folder(model_dir: Path) -> None:
         raise ModelFolderError(f"{model_dir}: no such model folder")
     if not (model_dir / "config.json").is_file():
         raise ModelFolderError(f"{model_dir}: no config.json; not a transformers model folder")
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise ModelFolderError(f"{model_dir}: config.json is not readable JSON ({exc})") from exc
+    if not isinstance(config, dict):
+        raise ModelFolderError(f"{model_dir}: config.json is not a JSON object")
+    custom = [name for name in ("config.json", "tokenizer_config.json") if "auto_map" in _json_object(model_dir / name)]
+    if custom:
+        # transformers would ask on a terminal whether to run the folder's code; it is never run here.
+        raise ModelFolderError(f"{model_dir}: the model needs custom code (auto_map in {', '.join(custom)}), which "
+                               "is never run (trust_remote_code stays off; see SECURITY.md)")
+    id2label = config.get("id2label")
+    if isinstance(id2label, dict):
+        names = list(id2label.values())
+        duplicates = sorted({x for x in names if names.count(x) > 1})
+        if duplicates:
+            raise ModelFolderError(f"{model_dir}: config.json id2label repeats {duplicates}; labels must be "
+                                   "distinct")
     if not any(model_dir.glob("*.safetensors")):
         pickled = [p.name for p in model_dir.glob("*.bin")] + [p.name for p in model_dir.glob("*.pt")]
         hint = (f" It holds pickled weights ({', '.join(pickled)}), which are never loaded: unpickling runs "

@@ -63,10 +63,45 @@ class ClassifierSettings:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise ModelFolderError(f"{path}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(raw, dict):
+            raise ModelFolderError(f"{path}: expected a JSON object, got {type(raw).__name__}")
         known = {f.name for f in fields(cls)}
         settings = cls(**{k: v for k, v in raw.items() if k in known})
+        settings.check_types(str(path))
         settings.check(str(path))
         return settings
+
+    def check_types(self, where: str) -> None:
+        def number(x):
+            return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+        problems = [name for name in ("max_length", "context_tokens", "stride")
+                    if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool)]
+        problems += [] if number(self.temperature) else ["temperature"]
+        problems += [] if isinstance(self.context, str) else ["context"]
+        problems += [] if self.background is None or isinstance(self.background, str) else ["background"]
+        if not isinstance(self.thresholds, dict) or not all(isinstance(k, str) and number(v)
+                                                              for k, v in self.thresholds.items()):
+            problems.append("thresholds")
+        if self.train_priors is not None and not (isinstance(self.train_priors, list)
+                                                  and all(number(x) for x in self.train_priors)):
+            problems.append("train_priors")
+        if problems:
+            raise ModelFolderError(f"{where}: wrong type for {', '.join(problems)}")
+
+    def check_labels(self, labels: list[str], where: str) -> None:
+        """Settings that name labels must name the model's own (config.json `id2label`)."""
+        if self.background is not None and self.background not in labels:
+            raise ModelFolderError(f"{where}: background {self.background!r} is not one of the model's labels "
+                                   f"{labels} (config.json id2label)")
+        unknown = sorted(set(self.thresholds) - set(labels))
+        if unknown:
+            raise ModelFolderError(f"{where}: thresholds for {unknown}, which are not among the model's labels "
+                                   f"{labels} (config.json id2label)")
+        if any(not 0 <= v <= 1 for v in self.thresholds.values()):
+            raise ModelFolderError(f"{where}: thresholds must lie in [0, 1], got {self.thresholds}")
+        if self.train_priors is not None and len(self.train_priors) != len(labels):
+            raise ModelFolderError(f"{where}: {len(self.train_priors)} train_priors for {len(labels)} labels")
 
     def save(self, model_dir: str | Path) -> None:
         path = Path(model_dir) / SETTINGS_FILE
@@ -219,7 +254,9 @@ class EventClassifier:
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, backend: str = "torch", int8: bool = False,
                         device: str | None = None, batch_size: int = 32, cache_size: int = 200_000,
-                        threads: int | None = None) -> "EventClassifier":
+                        threads: int | None = None, labels: Sequence[str] | None = None) -> "EventClassifier":
+        """Load a model folder (safetensors weights only, never custom code; see SECURITY.md). With `labels`,
+        the folder's label set (config.json `id2label`, in order) must be exactly that."""
         from transformers import AutoConfig, AutoTokenizer
 
         from . import backends
@@ -230,19 +267,36 @@ class EventClassifier:
         if int8 and backend != "onnx":
             raise ValueError("int8 needs backend='onnx' (dynamic int8 quantization of the ONNX graph)")
         backends.check_model_folder(model_dir)
-        config = AutoConfig.from_pretrained(model_dir)
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
         settings = ClassifierSettings.load(model_dir)
+        # A damaged folder must fail here, naming the folder, not as a library traceback part way into a run.
+        try:
+            config = AutoConfig.from_pretrained(model_dir)
+        except Exception as exc:
+            raise ModelFolderError(f"{model_dir}: unreadable config.json ({_first_line(exc)})") from exc
+        folder_labels = [config.id2label[i] for i in range(config.num_labels)]
+        if labels is not None and list(labels) != folder_labels:
+            raise ModelFolderError(f"{model_dir}: the model's labels {folder_labels} (config.json id2label) are "
+                                   f"not the expected {list(labels)}")
+        settings.check_labels(folder_labels, str(model_dir / SETTINGS_FILE))
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        except Exception as exc:
+            raise ModelFolderError(f"{model_dir}: unreadable tokenizer ({_first_line(exc)})") from exc
         settings.max_length = min(settings.max_length, config.max_position_embeddings)
-        labels = [config.id2label[i] for i in range(config.num_labels)]
         token_types = getattr(config, "type_vocab_size", 0) >= 2
         threads = threads or len(os.sched_getaffinity(0))
-        if backend == "torch":
-            runner = backends.TorchBackend(model_dir, device=device, threads=threads)
-        else:
-            runner = backends.OnnxBackend(model_dir, int8=int8, device=device, threads=threads,
-                                          token_types=token_types)
-        return cls(tokenizer, runner, labels, settings, token_types, batch_size=batch_size, cache_size=cache_size)
+        try:
+            if backend == "torch":
+                runner = backends.TorchBackend(model_dir, device=device, threads=threads)
+            else:
+                runner = backends.OnnxBackend(model_dir, int8=int8, device=device, threads=threads,
+                                              token_types=token_types)
+        except ImportError:
+            raise
+        except Exception as exc:
+            raise ModelFolderError(f"{model_dir}: cannot load the weights ({_first_line(exc)})") from exc
+        return cls(tokenizer, runner, folder_labels, settings, token_types, batch_size=batch_size,
+                   cache_size=cache_size)
 
     # -- prediction ----------------------------------------------------------------------------------------
 
@@ -374,6 +428,11 @@ class EventClassifier:
         calls = self.cache.hits + self.cache.misses
         return {"texts": calls, "scored": self.cache.misses, "from_cache": self.cache.hits,
                 "saved_share": round(self.cache.hits / calls, 4) if calls else 0.0}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return (text[:300] + "...") if len(text) > 300 else (text or type(exc).__name__)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from .classifier import BACKENDS, ModelFolderError
+from . import errors
+from .classifier import BACKENDS
 from .readers import FORMATS, Fields
 from .scoring import score_dump
 
@@ -46,6 +46,7 @@ def parse_args(argv=None):
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error instead of one line")
     return p.parse_args(argv)
 
 
@@ -58,9 +59,9 @@ def main(argv=None) -> int:
                              int8=args.int8, device=args.device, batch_size=args.batch_size,
                              chunk_articles=args.chunk_articles, overwrite=args.overwrite, progress=not args.quiet,
                              adjust_priors=args.adjust_priors, prior_sample=args.prior_sample)
-    except (FileNotFoundError, FileExistsError, ModelFolderError, ValueError, OSError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except BaseException as exc:  # report() re-raises what is not an expected failure, and SystemExit
+        return errors.report(exc, args.debug, where=args.output,
+                             resume_hint="run the same command again to resume after the last written chunk")
     print(f"{summary['records']} records -> {summary['paragraphs']} scored paragraphs in {args.output}; "
           f"{summary['errors']} bad records in {summary['errors_file']}")
     print("labels: " + json.dumps(summary["label_share"]) + "; cache: " + json.dumps(summary["cache"]))

@@ -37,6 +37,13 @@ def _fsync(handle) -> None:
     os.fsync(handle.fileno())
 
 
+def _named(exc: OSError, path: Path) -> OSError:
+    """A write error that names its file: a buffered write failing at flush (a full disk) names none."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror, str(path))
+
+
 class _ByteSink:
     """A JSONL or CSV file appended line by line; its state is its length in bytes."""
 
@@ -61,14 +68,20 @@ class _ByteSink:
         return buffer.getvalue().encode("utf-8")
 
     def write(self, rows: list[dict]) -> None:
-        for row in rows:
-            if self.columns:
-                self.handle.write(self._csv([row[c] for c in self.columns]))
-            else:
-                self.handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+        try:
+            for row in rows:
+                if self.columns:
+                    self.handle.write(self._csv([row[c] for c in self.columns]))
+                else:
+                    self.handle.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
+        except OSError as exc:
+            raise _named(exc, self.partial) from exc
 
     def commit(self) -> int:
-        _fsync(self.handle)
+        try:
+            _fsync(self.handle)
+        except OSError as exc:
+            raise _named(exc, self.partial) from exc
         return self.handle.tell()
 
     def finish(self) -> None:
@@ -76,7 +89,12 @@ class _ByteSink:
         os.replace(self.partial, self.path)
 
     def abandon(self) -> None:
-        self.handle.close()
+        try:
+            self.handle.close()
+        except OSError:
+            # Whatever was buffered lies past the last commit and is cut on resume; the error that stopped
+            # the run (often the same full disk) is the one to report.
+            pass
 
 
 class _ParquetSink:
@@ -159,13 +177,18 @@ def flat_row(row: ScoredParagraph) -> dict:
 
 
 def article_summaries(rows: list[ScoredParagraph], events: list[str]) -> list[dict]:
-    """One summary per article (in order of first appearance): the events found and, for each, the paragraph
-    that carries it with the highest score."""
-    by_article: dict[str, list[ScoredParagraph]] = {}
+    """One summary per article (in input order): the events found and, for each, the paragraph that carries
+    it with the highest score."""
+    # An article is a run of rows that starts at paragraph 0, not an id: dumps repeat ids, and two articles
+    # under one id are two summaries, as they are two sets of rows.
+    groups: list[list[ScoredParagraph]] = []
     for row in rows:
-        by_article.setdefault(row.article_id, []).append(row)
+        if not groups or row.paragraph == 0 or row.article_id != groups[-1][0].article_id:
+            groups.append([])
+        groups[-1].append(row)
     out = []
-    for article_id, paragraphs in by_article.items():
+    for paragraphs in groups:
+        article_id = paragraphs[0].article_id
         top = {}
         for label in events:
             hits = [p for p in paragraphs if p.label == label]
@@ -227,7 +250,12 @@ class ScoredWriter:
     def _read_progress(self) -> dict | None:
         if not self.progress_path.exists():
             return None
-        state = json.loads(self.progress_path.read_text(encoding="utf-8"))
+        try:
+            state = json.loads(self.progress_path.read_text(encoding="utf-8"))
+            if not isinstance(state, dict) or not isinstance(state.get("sinks"), dict):
+                raise ValueError("not a progress record")
+        except ValueError as exc:
+            raise ValueError(f"{self.progress_path}: unreadable progress file ({exc}); pass --overwrite") from exc
         wanted = {"labels": self.labels, "format": self.format, "summary": str(self.summary) if self.summary else None}
         if any(state.get(k) != v for k, v in wanted.items()):
             raise ValueError(f"{self.progress_path}: written for another model, format or summary file; "
@@ -260,7 +288,10 @@ class ScoredWriter:
                  "labels": self.labels, "format": self.format,
                  "summary": str(self.summary) if self.summary else None}
         tmp = self.progress_path.with_name(self.progress_path.name + ".tmp")
-        tmp.write_text(json.dumps(state), encoding="utf-8")
+        try:
+            tmp.write_text(json.dumps(state), encoding="utf-8")
+        except OSError as exc:
+            raise _named(exc, tmp) from exc
         os.replace(tmp, self.progress_path)
 
     def close(self, finished: bool) -> None:

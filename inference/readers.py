@@ -8,6 +8,12 @@ its first malformed line.
 
 Labeled files (JSONL of paragraphs with `text` and `label`) are small and must be right: `read_labeled`
 stops at the first bad row with `FILE:LINE: problem`.
+
+What a dump may throw at the readers, and what becomes of it (docs/hardening.md lists what was tried): a line
+or row that is not UTF-8, not JSON, not an object, nested too deeply, without text or with too many cells is a
+`BadRecord` of its own; a file that stops being readable part way (a truncated or corrupt `.gz`, an I/O error)
+gives one `BadRecord` at the line where reading stopped, and the next file is read; lone surrogates (broken
+emoji escaped in JSON) become U+FFFD, since they could be neither tokenized nor written out.
 """
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ import csv
 import gzip
 import io
 import json
+import re
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Union
@@ -23,6 +31,12 @@ from typing import Iterator, Union
 from .splitter import Paragraph, split_article
 
 FORMATS = ("jsonl", "csv", "parquet", "txt")
+# A JSONL line or .txt article longer than this is refused rather than held in memory: the usual cause is a
+# whole JSON array on one line, which would otherwise be read in full before anything is reported.
+MAX_RECORD_BYTES = 64 << 20
+# What a compressed or damaged file raises part way through (gzip.BadGzipFile is an OSError).
+READ_ERRORS = (EOFError, OSError, zlib.error)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -76,22 +90,39 @@ def _known_format(path: Path) -> str | None:
         return None
 
 
-def open_text(path: Path) -> io.TextIOBase:
+def open_text(path: Path, encoding: str = "utf-8", errors: str = "strict") -> io.TextIOBase:
     if path.suffix.lower() == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="strict", newline="")
-    return open(path, encoding="utf-8", errors="strict", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, errors=errors, newline="")
+    return open(path, encoding=encoding, errors=errors, newline="")
+
+
+def read_error(exc: BaseException) -> str:
+    """What went wrong reading a file part way, in words."""
+    if isinstance(exc, EOFError):
+        return f"truncated compressed file ({exc})"
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"not a gzip file ({exc})"
+    if isinstance(exc, zlib.error):
+        return f"corrupt compressed data ({exc})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _clean(value: str) -> str:
+    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
 
 
 def _article(row: dict, fields: Fields, source: str, line: int) -> Record:
     if not isinstance(row, dict):
         return BadRecord(source, line, f"expected a JSON object, got {type(row).__name__}")
     raw_id = row.get(fields.id)
-    article_id = str(raw_id) if raw_id not in (None, "") else f"{Path(source).name}:{line}"
+    article_id = _clean(str(raw_id)) if raw_id not in (None, "") else f"{Path(source).name}:{line}"
     title, text = row.get(fields.title), row.get(fields.text)
     for name, value in ((fields.title, title), (fields.text, text)):
         if value is not None and not isinstance(value, str):
             return BadRecord(source, line, f"field {name!r} is {type(value).__name__}, not text", article_id)
-    title, text = (title or "").strip(), (text or "").strip()
+    title, text = _clean((title or "").strip()), _clean((text or "").strip())
     if not title and not text:
         return BadRecord(source, line, f"no text: both {fields.title!r} and {fields.text!r} are empty or missing",
                          article_id)
@@ -102,57 +133,98 @@ def open_binary(path: Path):
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 
+def _lines(handle, limit: int) -> Iterator[bytes | None]:
+    """The lines of a binary file, None in place of one longer than `limit` bytes (skipped, never held whole)."""
+    while True:
+        raw = handle.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield raw
+
+
 def read_jsonl(path: Path, fields: Fields) -> Iterator[Record]:
     source = str(path)
+    line_no = 0
+    try:
+        handle = open_binary(path)
+    except OSError as exc:
+        yield BadRecord(source, 0, f"cannot open: {read_error(exc)}")
+        return
     # Lines are decoded one by one so that one line of bad bytes costs that line, not the rest of the file.
-    with open_binary(path) as handle:
-        for line_no, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                yield BadRecord(source, line_no, f"not UTF-8 ({exc.reason} at byte {exc.start})")
-                continue
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield BadRecord(source, line_no, f"not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            yield _article(row, fields, source, line_no)
+    with handle:
+        try:
+            for line_no, raw in enumerate(_lines(handle, MAX_RECORD_BYTES), 1):
+                if raw is None:
+                    yield BadRecord(source, line_no, f"line longer than {MAX_RECORD_BYTES} bytes; skipped (a JSON "
+                                                     "array on one line rather than JSON Lines?)")
+                    continue
+                try:
+                    line = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    yield BadRecord(source, line_no, f"not UTF-8 ({exc.reason} at byte {exc.start})")
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield BadRecord(source, line_no, f"not valid JSON ({exc.msg} at column {exc.colno})")
+                    continue
+                except RecursionError:
+                    yield BadRecord(source, line_no, "JSON nested too deeply")
+                    continue
+                except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+                    yield BadRecord(source, line_no, f"not usable JSON ({exc})")
+                    continue
+                yield _article(row, fields, source, line_no)
+        except READ_ERRORS as exc:
+            yield BadRecord(source, line_no + 1, f"unreadable from this line on: {read_error(exc)}")
 
 
 def read_csv(path: Path, fields: Fields) -> Iterator[Record]:
     source = str(path)
     csv.field_size_limit(sys.maxsize)
     delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
-    with open_text(path) as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
+    try:
+        # surrogateescape: a row with bad bytes decodes to lone surrogates and is reported by itself, instead of
+        # a decode error ending the file there.
+        handle = open_text(path, encoding="utf-8-sig", errors="surrogateescape")
+    except OSError as exc:
+        yield BadRecord(source, 0, f"cannot open: {read_error(exc)}")
+        return
+    line_no = 1
+    with handle:
         try:
+            reader = csv.DictReader(handle, delimiter=delimiter)
             header = reader.fieldnames or []
-        except UnicodeDecodeError as exc:
-            yield BadRecord(source, 1, f"not UTF-8 ({exc.reason})")
-            return
-        if fields.text not in header and fields.title not in header:
-            yield BadRecord(source, 1, f"header has neither {fields.title!r} nor {fields.text!r}: {header}")
-            return
-        while True:
-            line_no = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
+            if fields.text not in header and fields.title not in header:
+                yield BadRecord(source, 1, f"header has neither {fields.title!r} nor {fields.text!r}: {header}")
                 return
-            except (csv.Error, UnicodeDecodeError) as exc:
-                yield BadRecord(source, line_no, f"unreadable CSV row ({exc})")
-                if isinstance(exc, UnicodeDecodeError):
+            while True:
+                line_no = reader.line_num + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
                     return
-                continue
-            if None in row:  # more cells than header columns
-                cells = len(header) + len(row[None])
-                yield BadRecord(source, line_no, f"row has {cells} cells, header has {len(header)}",
-                                row.get(fields.id) or None)
-                continue
-            yield _article(row, fields, source, line_no)
+                except csv.Error as exc:
+                    yield BadRecord(source, line_no, f"unreadable CSV row ({exc})")
+                    continue
+                if None in row:  # more cells than header columns
+                    cells = len(header) + len(row[None])
+                    yield BadRecord(source, line_no, f"row has {cells} cells, header has {len(header)}",
+                                    _clean(row.get(fields.id) or "") or None)
+                    continue
+                if any(isinstance(v, str) and _SURROGATE.search(v) for v in row.values()):
+                    yield BadRecord(source, line_no, "not UTF-8", _clean(row.get(fields.id) or "") or None)
+                    continue
+                yield _article(row, fields, source, line_no)
+        except (*READ_ERRORS, csv.Error) as exc:
+            yield BadRecord(source, line_no, f"unreadable from this line on: {read_error(exc)}")
 
 
 def read_parquet(path: Path, fields: Fields, batch_size: int = 1024) -> Iterator[Record]:
@@ -162,7 +234,7 @@ def read_parquet(path: Path, fields: Fields, batch_size: int = 1024) -> Iterator
     try:
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        yield BadRecord(source, 0, f"not a readable Parquet file ({exc})")
+        yield BadRecord(source, 0, f"not a readable Parquet file ({' '.join(str(exc).split())})")
         return
     names = parquet.schema_arrow.names
     if fields.text not in names and fields.title not in names:
@@ -170,10 +242,13 @@ def read_parquet(path: Path, fields: Fields, batch_size: int = 1024) -> Iterator
         return
     columns = [c for c in (fields.id, fields.title, fields.text) if c in names]
     row_no = 0
-    for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
-        for row in batch.to_pylist():
-            row_no += 1  # "line" of a Parquet record is its 1-based row number
-            yield _article(row, fields, source, row_no)
+    try:
+        for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+            for row in batch.to_pylist():
+                row_no += 1  # "line" of a Parquet record is its 1-based row number
+                yield _article(row, fields, source, row_no)
+    except Exception as exc:  # a damaged row group: pyarrow raises OSError, ArrowInvalid and others
+        yield BadRecord(source, row_no + 1, f"unreadable from this row on: {' '.join(str(exc).split())}")
 
 
 def read_txt_folder(path: Path, fields: Fields) -> Iterator[Record]:
@@ -187,9 +262,15 @@ def read_txt_folder(path: Path, fields: Fields) -> Iterator[Record]:
         article_id = article_id[: -len(".txt")] if article_id.endswith(".txt") else article_id
         try:
             with open_text(file) as handle:
-                content = handle.read()
+                content = handle.read(MAX_RECORD_BYTES + 1)
         except UnicodeDecodeError as exc:
             yield BadRecord(source, 1, f"not UTF-8 ({exc.reason})", article_id)
+            continue
+        except READ_ERRORS as exc:
+            yield BadRecord(source, 1, f"unreadable: {read_error(exc)}", article_id)
+            continue
+        if len(content) > MAX_RECORD_BYTES:
+            yield BadRecord(source, 1, f"longer than {MAX_RECORD_BYTES} characters; skipped", article_id)
             continue
         lines = content.splitlines()
         first = next((i for i, line in enumerate(lines) if line.strip()), None)

@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from .classifier import EventClassifier
 from .output import ScoredWriter
-from .readers import Article, Fields, iter_paragraphs, iter_records
-from .splitter import paragraph_contexts
+from .readers import Article, BadRecord, Fields, iter_paragraphs, iter_records
+from .splitter import paragraph_contexts, split_article
 
 
 def score_dump(model: str | Path | EventClassifier, input: str | Path, output: str | Path, *,
@@ -66,6 +66,11 @@ def score_dump(model: str | Path | EventClassifier, input: str | Path, output: s
                 break
             articles = []
             for record in chunk:
+                if isinstance(record, Article) and not split_article(record.title, record.text):
+                    # Text that is all scraper junk (a view counter, "Читайте также") splits into nothing; it
+                    # would leave no row, and every record must end up somewhere.
+                    record = BadRecord(record.source, record.line, "no paragraphs left after removing page "
+                                       "furniture (view counters, share buttons, timestamps)", record.id)
                 if isinstance(record, Article):
                     articles.append(record)
                 else:

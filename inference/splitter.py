@@ -29,13 +29,24 @@ class Paragraph:
     text: str
 
 
+# Junk sits in the last few dozen characters, and the patterns are only tried there: on a whole line, a long run
+# of spaces before a word makes every `\s*` start rescan the run (20,000 spaces took 15 s, quadratic).
+_TAIL_CHARS = 256
+
+
+def _sub_tail(pattern: re.Pattern, line: str) -> str:
+    if len(line) <= _TAIL_CHARS:
+        return pattern.sub("", line)
+    return line[:-_TAIL_CHARS] + pattern.sub("", line[-_TAIL_CHARS:])
+
+
 def strip_tail_junk(line: str, bullet: bool = False) -> str:
     previous = None
     while previous != line:
         previous = line
-        line = _TAIL_JUNK.sub("", line)
+        line = _sub_tail(_TAIL_JUNK, line)
         if bullet:
-            line = _BULLET_COUNTER.sub("", line)
+            line = _sub_tail(_BULLET_COUNTER, line)
     return line.strip()
 
 

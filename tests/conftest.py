@@ -51,3 +51,10 @@ def write_jsonl(path: Path, rows) -> Path:
         for row in rows:
             handle.write((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n")
     return path
+
+
+def small_split(source: str | Path, path: Path, per_label: int = 12) -> Path:
+    """The first `per_label` rows of each label of a labeled file: dev and test for seconds-long runs."""
+    rows = [json.loads(line) for line in open(source, encoding="utf-8") if line.strip()]
+    labels = dict.fromkeys(r["label"] for r in rows)
+    return write_jsonl(path, [r for label in labels for r in [x for x in rows if x["label"] == label][:per_label]])

@@ -113,3 +113,72 @@ def test_format_detection_and_errors(tmp_path):
         detect_format(tmp_path / "x.bin")
     with pytest.raises(FileNotFoundError):
         list(iter_records(tmp_path / "missing.jsonl"))
+
+
+def test_a_file_that_is_not_gzip_or_is_corrupt_is_one_error_and_the_folder_goes_on(tmp_path):
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    (folder / "a.jsonl.gz").write_bytes(b"plain text, not gzip\n")
+    good = gzip.compress(write_jsonl(tmp_path / "x.jsonl", ARTICLES * 50).read_bytes())
+    (folder / "b.jsonl.gz").write_bytes(good[:40] + bytes(200) + good[240:])  # damaged deflate data
+    (folder / "c.csv.gz").write_bytes(gzip.compress(b"id,title,text\nc1,t,x\n" * 200)[:-30])
+    write_jsonl(folder / "d.jsonl", ARTICLES)
+    records = list(iter_records(folder))
+    errors = [r for r in records if isinstance(r, BadRecord)]
+    assert [(e.source.rsplit("/", 1)[-1], e.error.split(" (")[0]) for e in errors] == [
+        ("a.jsonl.gz", "unreadable from this line on: not a gzip file"),
+        ("b.jsonl.gz", "unreadable from this line on: corrupt compressed data"),
+        ("c.csv.gz", "unreadable from this line on: truncated compressed file")]
+    assert [r.id for r in records if r.source.endswith("d.jsonl")] == ["a1", "a2"]
+
+
+def test_deep_nesting_huge_numbers_and_lone_surrogates_do_not_stop_the_file(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text("[" * 100_000 + "]" * 100_000 + "\n" + '{"id": 1' + "0" * 5000 + ', "text": "x"}\n'
+                    + '{"id": "s\\ud800", "title": "\\ud83d broken emoji", "text": "ok"}\n', encoding="utf-8")
+    nested, huge, broken = iter_records(path)
+    assert isinstance(nested, BadRecord) and "nested too deeply" in nested.error
+    assert isinstance(huge, BadRecord) and huge.line == 2
+    assert (broken.id, broken.title) == ("s\ufffd", "\ufffd broken emoji")
+
+
+def test_a_line_beyond_the_size_limit_is_skipped_without_being_held(tmp_path, monkeypatch):
+    monkeypatch.setattr("inference.readers.MAX_RECORD_BYTES", 1000)
+    path = write_jsonl(tmp_path / "d.jsonl", [ARTICLES[0], {"id": "big", "text": "x" * 5000}, ARTICLES[1]])
+    first, big, last = iter_records(path)
+    assert isinstance(big, BadRecord) and big.line == 2 and "longer than 1000 bytes" in big.error
+    assert (first.id, last.id, last.line) == ("a1", "a2", 3)
+
+
+def test_a_damaged_parquet_row_group_is_an_error_not_a_crash(tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": f"p{i}", "text": "x" * 100} for i in range(5000)]), path,
+                   row_group_size=500)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3] + data[-(len(data) // 3):])
+    records = list(iter_records(path))
+    assert isinstance(records[-1], BadRecord) and "unreadable" in records[-1].error
+
+
+def test_an_unreadable_file_is_reported_and_the_next_is_read(tmp_path, monkeypatch):
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", ARTICLES)
+    write_jsonl(folder / "b.jsonl", ARTICLES[:1])
+    real_open = open
+
+    def open_denied(path, *args, **kwargs):  # chmod does not stop root, so the denial is simulated
+        if str(path).endswith("a.jsonl"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", open_denied)
+    denied, article = iter_records(folder)
+    assert isinstance(denied, BadRecord) and denied.error == "cannot open: Permission denied"
+    assert article.id == "a1" and article.source.endswith("b.jsonl")
+
+
+def test_csv_with_a_byte_order_mark_keeps_its_first_column(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes("\ufeffid,title,text\nb1,Заголовок,Текст\n".encode("utf-8"))
+    assert next(iter_records(path)).id == "b1"

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from inference.splitter import CONTEXT_MODES
 
 
 @dataclass
@@ -117,71 +121,196 @@ class ConfigError(ValueError):
     pass
 
 
-def _build(cls, values: dict[str, Any], where: str):
+_EXPECTED = {"bool": "true/false", "int": "an integer", "float": "a number", "str": "text",
+             "list[str]": "a list of text"}
+
+
+def _fail(source: str, key: str, problem: str) -> ConfigError:
+    return ConfigError(f"{source}: {key}: {problem}")
+
+
+def _coerce(value: Any, annotation: str, key: str, source: str) -> Any:
+    """`value` as the field's declared type, or a ConfigError naming the key. Strings that spell a number are
+    numbers (YAML 1.1 reads 3e-4 as a string); nothing else is converted: `maybe` is not a boolean, 1 is not
+    text, 2.5 is not an integer."""
+    optional = annotation.endswith(" | None")
+    base = annotation.removesuffix(" | None")
+    got = f"got {value!r}" if value is not None else "got null"
+    if value is None:
+        if optional:
+            return None
+        raise _fail(source, key, f"expected {_EXPECTED[base]}, {got}")
+    if base == "bool":
+        if isinstance(value, bool):
+            return value
+    elif base in ("int", "float") and not isinstance(value, bool):
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise _fail(source, key, f"expected {_EXPECTED[base]}, {got}") from None
+        if isinstance(number, (int, float)) and math.isfinite(number):
+            if base == "float":
+                return float(number)
+            if float(number).is_integer():
+                return int(number)
+    elif base == "str":
+        if isinstance(value, str):
+            return value
+    elif base == "list[str]":
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list) and all(isinstance(x, str) for x in value):
+            return list(value)
+    raise _fail(source, key, f"expected {_EXPECTED[base]}{' or null' if optional else ''}, {got}")
+
+
+def _build(cls, values: Any, source: str, prefix: str = ""):
     if not isinstance(values, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(values).__name__}")
+        raise ConfigError(f"{source}: {prefix.rstrip('.') + ': ' if prefix else ''}expected a mapping, "
+                          f"got {type(values).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
+    unknown = [str(k) for k in values if k not in fields]
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(fields)}")
+        close = difflib.get_close_matches(unknown[0], list(fields), n=1)
+        hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+        raise ConfigError(f"{source}: {', '.join(prefix + k for k in unknown)}: unknown key{hint}; known "
+                          f"{'in ' + prefix.rstrip('.') if prefix else 'at the top'}: {sorted(fields)}")
     kwargs = {}
     for name, value in values.items():
         default = getattr(cls(), name)
         if dataclasses.is_dataclass(default):
-            kwargs[name] = _build(type(default), value or {}, f"{where}.{name}")
+            kwargs[name] = _build(type(default), {} if value is None else value, source, f"{prefix}{name}.")
         else:
-            kwargs[name] = value
+            kwargs[name] = _coerce(value, fields[name].type, prefix + name, source)
     return cls(**kwargs)
+
+
+def _annotation(path: list[str]) -> str | None:
+    """The declared type of a dotted key, e.g. ["model", "name_or_path"] -> "str"; None if there is none."""
+    cls: Any = Config
+    for i, part in enumerate(path):
+        found = {f.name: f for f in dataclasses.fields(cls)}.get(part)
+        if found is None:
+            return None
+        default = getattr(cls(), part)
+        if not dataclasses.is_dataclass(default):
+            return found.type if i == len(path) - 1 else None
+        cls = type(default)
+    return None
 
 
 def _apply_override(raw: dict[str, Any], assignment: str) -> None:
     if "=" not in assignment:
         raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. train.epochs=2")
-    key, value = assignment.split("=", 1)
+    key, text = assignment.split("=", 1)
     node = raw
     parts = key.strip().split(".")
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {assignment!r}: {part} is not a section")
-    node[parts[-1]] = yaml.safe_load(value)
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {assignment!r}: not a YAML value ({' '.join(str(exc).split())})") from exc
+    # `--set model.name_or_path=2024` or `data.unlabeled_skip=да|нет` mean the text as typed.
+    if _annotation(parts) in ("str", "str | None") and isinstance(value, (bool, int, float)):
+        value = text
+    node[parts[-1]] = value
+
+
+def _positive(x) -> bool:
+    return x > 0
+
+
+def _non_negative(x) -> bool:
+    return x >= 0
+
+
+def _fraction(x) -> bool:  # [0, 1)
+    return 0 <= x < 1
+
+
+def _optional(test):
+    return lambda x: x is None or test(x)
+
+
+# (key, test, what a valid value is): the bounds outside which a run cannot be what the config asks.
+_BOUNDS = [
+    ("train.max_length", lambda x: x >= 16, "at least 16"),
+    ("train.context_tokens", _non_negative, "0 or more"),
+    ("train.stride", _non_negative, "0 or more"),
+    ("train.target_precision", _optional(lambda x: 0 < x < 1), "between 0 and 1 (exclusive), or null"),
+    ("train.epochs", _positive, "positive"),
+    ("train.batch_size", _positive, "positive"),
+    ("train.eval_batch_size", _positive, "positive"),
+    ("train.learning_rate", _positive, "positive"),
+    ("train.weight_decay", _non_negative, "0 or more"),
+    ("train.warmup_ratio", _fraction, "in [0, 1)"),
+    ("train.label_smoothing", _fraction, "in [0, 1)"),
+    ("train.seed", lambda x: 0 <= x < 2**32, "in [0, 2**32)"),
+    ("train.logging_steps", _positive, "positive"),
+    ("train.max_train_samples", _optional(_positive), "positive, or null"),
+    ("train.torch_threads", _optional(_positive), "positive, or null"),
+    ("model.name_or_path", bool, "a model folder or hub id, not empty"),
+    ("model.dropout", _optional(_fraction), "in [0, 1), or null"),
+    ("data.train", bool, "a file name, not empty"),
+    ("data.dev", bool, "a file name, not empty"),
+    ("data.test", bool, "a file name, not empty"),
+    ("data.text_column", bool, "a field name, not empty"),
+    ("data.label_column", bool, "a field name, not empty"),
+    ("data.unlabeled_paragraphs", _positive, "positive"),
+    ("data.unlabeled_weight", lambda x: 0 < x <= 1, "in (0, 1]"),
+    ("base.vocab_size", lambda x: x >= 100, "at least 100"),
+    ("base.hidden_layers", _positive, "positive"),
+    ("base.attention_heads", _positive, "positive"),
+    ("base.intermediate_size", _positive, "positive"),
+    ("base.max_position_embeddings", lambda x: x >= 16, "at least 16"),
+    ("base.navec_words", _positive, "positive"),
+    ("base.embedding_std", _positive, "positive"),
+    ("base.seed", lambda x: 0 <= x < 2**32, "in [0, 2**32)"),
+]
 
 
 def _check(config: Config, source: str) -> None:
     labels = config.labels
-    if not labels or len(set(labels)) != len(labels) or not all(isinstance(x, str) and x for x in labels):
-        raise ConfigError(f"{source}: labels must be a non-empty list of distinct names, got {labels!r}")
-    if config.train.epochs <= 0 or config.train.batch_size <= 0 or config.train.max_length <= 0:
-        raise ConfigError(f"{source}: train.epochs, train.batch_size and train.max_length must be positive")
+    if not labels:
+        raise _fail(source, "labels", "empty; a run needs at least two labels")
+    if not all(x.strip() for x in labels):
+        raise _fail(source, "labels", f"an empty label name in {labels!r}")
+    repeated = sorted({x for x in labels if labels.count(x) > 1})
+    if repeated:
+        raise _fail(source, "labels", f"must be distinct, {repeated} repeated in {labels!r}")
+    if len(labels) < 2:
+        raise _fail(source, "labels", f"a classifier needs at least two labels, got {labels!r}")
+    for key, test, wanted in _BOUNDS:
+        section, name = key.split(".")
+        value = getattr(getattr(config, section), name)
+        if not test(value):
+            raise _fail(source, key, f"must be {wanted}, got {value!r}")
     if config.background == "auto":
         config.background = "other" if "other" in labels else None
     if config.background is not None and config.background not in labels:
-        raise ConfigError(f"{source}: background {config.background!r} is not one of the labels {labels}")
-    if config.train.target_precision is not None and not 0 < config.train.target_precision < 1:
-        raise ConfigError(f"{source}: train.target_precision must be between 0 and 1, or null")
-    if config.train.context not in ("none", "title", "title+previous"):
-        raise ConfigError(f"{source}: train.context must be none, title or title+previous, "
-                          f"got {config.train.context!r}")
-    if isinstance(config.data.unlabeled, str):
-        config.data.unlabeled = [config.data.unlabeled]
+        raise _fail(source, "background", f"{config.background!r} is not one of the labels {labels}")
+    if config.train.context not in CONTEXT_MODES:
+        raise _fail(source, "train.context", f"must be one of {', '.join(CONTEXT_MODES)}, "
+                                             f"got {config.train.context!r}")
     if config.data.unlabeled and config.background is None:
-        raise ConfigError(f"{source}: data.unlabeled needs a background label to give its paragraphs")
-    if config.data.unlabeled and not (0 < config.data.unlabeled_weight <= 1 and config.data.unlabeled_paragraphs > 0):
-        raise ConfigError(f"{source}: data.unlabeled_weight must be in (0, 1] and data.unlabeled_paragraphs "
-                          "positive")
+        raise _fail(source, "data.unlabeled", "needs a background label to give its paragraphs")
     try:
         re.compile(config.data.unlabeled_skip or "")
     except re.error as exc:
-        raise ConfigError(f"{source}: data.unlabeled_skip is not a valid regex: {exc}") from exc
-    if config.base.vocab_size < 100:
-        raise ConfigError(f"{source}: base.vocab_size must be at least 100")
+        raise _fail(source, "data.unlabeled_skip", f"not a valid regex: {exc}") from exc
     if config.base.encoder_init not in ENCODER_INITS:
-        raise ConfigError(f"{source}: base.encoder_init must be one of {ENCODER_INITS}, "
-                          f"got {config.base.encoder_init!r}")
+        raise _fail(source, "base.encoder_init", f"must be one of {ENCODER_INITS}, got {config.base.encoder_init!r}")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config (or the built-in defaults when `path` is None) and apply `KEY=VALUE` overrides."""
+    """Read a YAML config (or the built-in defaults when `path` is None) and apply `KEY=VALUE` overrides.
+    Every key is documented in docs/config.md; any unknown key, wrong type or impossible value raises a
+    one-line `ConfigError` naming the file and the key."""
     raw: dict[str, Any] = {}
     source = "<defaults>"
     if path is not None:
@@ -190,21 +319,50 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{source}: cannot read config: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{source}: cannot read config: not UTF-8 ({exc.reason})") from exc
         try:
-            raw = yaml.safe_load(text) or {}
+            raw = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+            raise ConfigError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from exc
+        raw = {} if raw is None else raw
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     for assignment in overrides or []:
         _apply_override(raw, assignment)
     config = _build(Config, raw, source)
-    # YAML reads 3e-4 as a string; coerce numeric fields to the declared types.
-    for section in (config.train, config.base, config.model, config.data):
-        for f in dataclasses.fields(section):
-            value = getattr(section, f.name)
-            if isinstance(value, str) and f.type in ("float", "int", "float | None", "int | None"):
-                try:
-                    setattr(section, f.name, float(value) if "float" in f.type else int(value))
-                except ValueError as exc:
-                    raise ConfigError(f"{source}: {f.name}={value!r} is not a number") from exc
     _check(config, source)
     return config
+
+
+# What a checkpoint's training depends on is the whole config but these: `base` builds a base model before
+# training (python -m training.bootstrap), and the rest only change what happens after the last step
+# (calibration, thresholds, evaluation batching) or how fast and how verbosely steps run.
+NOT_TRAINING = ("base", "train.logging_steps", "train.torch_threads", "train.eval_batch_size", "train.calibrate",
+                "train.target_precision")
+
+
+def training_fingerprint(config: Config) -> dict[str, Any]:
+    """The config values a run's checkpoints depend on, flattened to dotted keys."""
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix.rstrip(".")] = node
+
+    walk(config.to_dict(), "")
+    return {k: v for k, v in flat.items()
+            if not any(k == skip or k.startswith(skip + ".") for skip in NOT_TRAINING)}
+
+
+def check_same_training(saved: dict[str, Any], current: dict[str, Any], where: str) -> None:
+    """Refuse to resume checkpoints written under another config: the run would mix two trainings."""
+    changed = sorted(k for k in set(saved) | set(current) if saved.get(k, "<absent>") != current.get(k, "<absent>"))
+    if changed:
+        shown = "; ".join(f"{k}: {saved.get(k, '<absent>')!r} -> {current.get(k, '<absent>')!r}" for k in changed[:3])
+        more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+        raise ConfigError(f"{where}: the checkpoints were trained with another config ({shown}{more}); pass "
+                          "--overwrite to start afresh, or choose a new --output-dir")

@@ -87,6 +87,7 @@ def settings_from_config(config: Config) -> ClassifierSettings:
 def load_splits(config: Config) -> dict[str, list[Example]]:
     files = {"train": config.data.train, "dev": config.data.dev, "test": config.data.test}
     splits = {}
+    trained: set[str] = set()
     for name, path in files.items():
         if not Path(path).is_file():
             raise DataError(f"{path}: {name} split not found")
@@ -94,6 +95,14 @@ def load_splits(config: Config) -> dict[str, list[Example]]:
             rows = read_labeled(path, config.labels, config.data.text_column, config.data.label_column)
         except LabeledDataError as exc:
             raise DataError(str(exc)) from exc
+        if name == "train":
+            trained = {row.label for row in rows}
+        else:
+            # A label the model never trains on can only be wrong on dev and test; say so before training.
+            unseen = next((row for row in rows if row.label not in trained), None)
+            if unseen is not None:
+                raise DataError(f"{path}:{unseen.line}: label {unseen.label!r} is in the {name} split but never in "
+                                f"train ({files['train']})")
         splits[name] = with_context(rows, config.train.context)
     if config.train.max_train_samples:
         n = min(config.train.max_train_samples, len(splits["train"]))

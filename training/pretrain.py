@@ -35,6 +35,7 @@ from transformers import (
 from transformers.modeling_outputs import MaskedLMOutput
 from transformers.trainer_utils import get_last_checkpoint
 
+from inference.backends import check_model_folder
 from inference.readers import iter_paragraphs
 
 from .data import RESERVED_PREFIX, check_corpus
@@ -150,6 +151,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         corpus = check_corpus(args.corpus)
+        if Path(args.base).is_dir():
+            check_model_folder(Path(args.base))  # safetensors only, no custom code (SECURITY.md)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

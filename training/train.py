@@ -26,14 +26,17 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from inference import calibration as calibrate
+from inference import errors
+from inference.backends import check_model_folder
 from inference.classifier import EventClassifier
 
 from . import baseline, metrics, weak
 from .config import Config, ConfigError, load_config
-from .data import SPLITS, DataError, Example, load_splits, settings_from_config, to_dataset
+from .data import SPLITS, Example, load_splits, settings_from_config, to_dataset
+from .report import write_report
+from .resume import prepare_resume
 
 log = logging.getLogger("training")
 
@@ -47,6 +50,7 @@ def parse_args(argv=None):
                    help="override a config value, e.g. --set train.epochs=2 (repeatable)")
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh instead of resuming from the last checkpoint in OUTPUT_DIR/checkpoints")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error instead of one line")
     return p.parse_args(argv)
 
 
@@ -61,9 +65,14 @@ def load_model(config: Config):
             + "; build the offline base first: python -m training.bootstrap --config configs/default.yaml "
             "--output-dir bases/navec-bert"
         )
+    if Path(name).is_dir():
+        check_model_folder(Path(name))  # safetensors only, no custom code: the checks scoring makes
     extra = {} if config.model.dropout is None else {
         "hidden_dropout_prob": config.model.dropout, "attention_probs_dropout_prob": config.model.dropout}
     tokenizer = AutoTokenizer.from_pretrained(name)
+    # The new classification head is drawn from the global RNG: without this, a run's initial weights depend on
+    # whatever ran before in the process, and a rerun (or a resumed run's reference) is another model.
+    set_seed(config.train.seed)
     # use_safetensors: never unpickle weights from a model folder or the hub.
     model = AutoModelForSequenceClassification.from_pretrained(
         name, num_labels=len(config.labels), id2label=config.id2label, label2id=config.label2id,
@@ -169,7 +178,7 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
         processing_class=tokenizer,
         compute_metrics=metrics.trainer_metrics,
     )
-    resume = None if overwrite or not checkpoints.is_dir() else get_last_checkpoint(str(checkpoints))
+    resume = prepare_resume(config, checkpoints, overwrite)
     if resume:
         log.info("resuming from %s", resume)
     trainer.train(resume_from_checkpoint=resume)
@@ -257,6 +266,10 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     metrics.plot_confusion(test_report, out / "confusion_matrix.png",
                            f"test, macro-F1 {test_report['macro_f1']:.3f}")
     metrics.plot_history(trainer.state.log_history, out / "training_curve.png")
+    write_report(out / "report.md", f"{out.name}: {config.model.name_or_path}",
+                 {"test": test_report, "dev": dev_report, "calibration": calibration},
+                 {"test confusion matrix": out / "confusion_matrix.png", "training curve": out / "training_curve.png"},
+                 result["baseline_tfidf_logreg"])
     return result
 
 
@@ -266,9 +279,9 @@ def main(argv=None) -> int:
     try:
         config = load_config(args.config, args.overrides)
         result = train(config, args.output_dir, overwrite=args.overwrite)
-    except (ConfigError, DataError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except BaseException as exc:  # report() re-raises what is not an expected failure, and SystemExit
+        return errors.report(exc, args.debug, where=args.output_dir,
+                             resume_hint="run the same command again to resume from the last checkpoint")
     out = Path(args.output_dir)
     base_f1 = result["baseline_tfidf_logreg"]["test"]["macro_f1"]
     print(f"test macro-F1 {result['test']['macro_f1']:.3f} (TF-IDF baseline {base_f1:.3f}); "
