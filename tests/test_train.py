@@ -22,6 +22,11 @@ def test_run_folder_has_model_metrics_and_plots(tiny_run):
     assert (tiny_run / "training_curve.png").stat().st_size > 1000
 
 
+def test_outputs_are_moved_into_place_and_no_partial_file_is_left(tiny_run):
+    assert (tiny_run / "model" / "model.safetensors").is_file()
+    assert not list(tiny_run.glob("*.partial"))
+
+
 def test_metrics_json_reports_model_and_baseline_on_dev_and_test(tiny_run):
     metrics = json.loads((tiny_run / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["sizes"]["train"] == 160  # max_train_samples in configs/tiny.yaml

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -184,7 +185,11 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.time() - started
 
-    model_dir = out / "model"
+    # Everything is written under temporary names and moved into place at the end, metrics.json last: a run
+    # killed here leaves the previous outputs or none, never a half-written folder under its final name.
+    final_model_dir = out / "model"
+    model_dir = out / "model.partial"
+    shutil.rmtree(model_dir, ignore_errors=True)
     # The best checkpoint (load_best_model_at_end). Not trainer.save_model: it adds a pickled
     # training_args.bin, and a model folder must hold nothing that needs unpickling.
     trainer.model.save_pretrained(str(model_dir))
@@ -256,8 +261,8 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
         },
         "config": config.to_dict(),
     }
-    (out / "metrics.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
-    with open(out / "test_predictions.jsonl", "w", encoding="utf-8") as handle:
+    partial_predictions = out / "test_predictions.jsonl.partial"
+    with open(partial_predictions, "w", encoding="utf-8") as handle:
         for example, probs, windows in zip(splits["test"], test_probs, test_windows):
             row = classifier.row(example.article_id, example.paragraph, example.kind, example.text, probs,
                                  int(windows)).to_dict()
@@ -270,6 +275,13 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
                  {"test": test_report, "dev": dev_report, "calibration": calibration},
                  {"test confusion matrix": out / "confusion_matrix.png", "training curve": out / "training_curve.png"},
                  result["baseline_tfidf_logreg"])
+    os.replace(partial_predictions, out / "test_predictions.jsonl")
+    if final_model_dir.exists():
+        shutil.rmtree(final_model_dir)
+    os.replace(model_dir, final_model_dir)
+    partial_metrics = out / "metrics.json.partial"
+    partial_metrics.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(partial_metrics, out / "metrics.json")
     return result
 
 
