@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 from pathlib import Path
@@ -36,7 +37,14 @@ def is_complete(checkpoint: Path) -> bool:
     return isinstance(state, dict) and "global_step" in state and any(checkpoint.glob("*.safetensors"))
 
 
+def _main_process() -> bool:
+    # Under torchrun every rank calls this; only rank 0 may delete or write, or ranks race on the same files.
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def _record(checkpoints: Path, config: Config) -> None:
+    if not _main_process():
+        return
     checkpoints.mkdir(parents=True, exist_ok=True)
     tmp = checkpoints / (RUN_CONFIG + ".tmp")
     tmp.write_text(json.dumps({"config": training_fingerprint(config)}, ensure_ascii=False, indent=2),
@@ -49,7 +57,7 @@ def prepare_resume(config: Config, checkpoints: Path, overwrite: bool) -> str | 
     ConfigError when the checkpoints were trained under another config."""
     found = checkpoint_dirs(checkpoints)
     if overwrite:
-        for old in found:
+        for old in found if _main_process() else []:
             shutil.rmtree(old)
         if found:
             log.info("--overwrite: removed %d old checkpoint(s) in %s", len(found), checkpoints)
@@ -70,8 +78,9 @@ def prepare_resume(config: Config, checkpoints: Path, overwrite: bool) -> str | 
         log.warning("%s has no %s; resuming without checking the config", checkpoints, RUN_CONFIG)
     for partial in found:
         if last is None or int(_CHECKPOINT.match(partial.name)[1]) > int(_CHECKPOINT.match(last.name)[1]):
-            log.warning("removing incomplete checkpoint %s (the run stopped while saving it)", partial)
-            shutil.rmtree(partial)
+            if _main_process():
+                log.warning("removing incomplete checkpoint %s (the run stopped while saving it)", partial)
+                shutil.rmtree(partial)
     if last is None or not record.is_file():
         _record(checkpoints, config)
     return str(last) if last is not None else None

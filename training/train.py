@@ -127,6 +127,9 @@ def training_arguments(config: Config, checkpoints: Path) -> TrainingArguments:
         # Keeps the `weight` column (not a model argument) for WeightedTrainer; the datasets hold only inputs.
         remove_unused_columns=False,
     )
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
+        # torchrun on CPUs: without an explicit backend transformers runs every rank as a separate single run.
+        kwargs["ddp_backend"] = "gloo"
     # Batches of similar length waste less compute on padding, which is most of the cost on a CPU.
     if "train_sampling_strategy" in {f.name for f in dataclasses.fields(TrainingArguments)}:
         kwargs["train_sampling_strategy"] = "group_by_length"
@@ -184,6 +187,9 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
         log.info("resuming from %s", resume)
     trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.time() - started
+    if not trainer.is_world_process_zero():
+        # Under torchrun/accelerate the other ranks are done: rank 0 alone writes the model and the reports.
+        return {}
 
     # Everything is written under temporary names and moved into place at the end, metrics.json last: a run
     # killed here leaves the previous outputs or none, never a half-written folder under its final name.
@@ -294,6 +300,8 @@ def main(argv=None) -> int:
     except BaseException as exc:  # report() re-raises what is not an expected failure, and SystemExit
         return errors.report(exc, args.debug, where=args.output_dir,
                              resume_hint="run the same command again to resume from the last checkpoint")
+    if not result:  # a rank other than 0 of a distributed run
+        return 0
     out = Path(args.output_dir)
     base_f1 = result["baseline_tfidf_logreg"]["test"]["macro_f1"]
     print(f"test macro-F1 {result['test']['macro_f1']:.3f} (TF-IDF baseline {base_f1:.3f}); "
