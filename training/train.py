@@ -149,14 +149,13 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     plots beside it. Returns the metrics. Resumes from OUTPUT_DIR/checkpoints unless `overwrite`."""
     splits = load_splits(config)
     settings = settings_from_config(config)
-    background = {}
+    # `splits` stays the labeled data (baseline, sizes); the model trains on it plus any weak background.
+    train_examples, background = splits["train"], {}
     if config.data.unlabeled:
         extra, background = weak.sample_background(
             config.data.unlabeled, config.data.unlabeled_paragraphs, config.background, config.train.context,
-            config.data.unlabeled_skip, seed=config.train.seed)
-        for example in extra:
-            example.weight = config.data.unlabeled_weight
-        splits["train"] = splits["train"] + extra
+            config.data.unlabeled_skip, seed=config.train.seed, weight=config.data.unlabeled_weight)
+        train_examples = train_examples + extra
         background["weight"] = config.data.unlabeled_weight
         log.info("weak background: %s", background)
     tokenizer, model = load_model(config)
@@ -169,9 +168,10 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     settings.max_length = min(settings.max_length, model.config.max_position_embeddings)
     token_types = getattr(model.config, "type_vocab_size", 0) >= 2
     log.info("train %d, dev %d, test %d paragraphs; labels %s; context %s",
-             len(splits["train"]), len(splits["dev"]), len(splits["test"]), config.labels, settings.context)
+             len(train_examples), len(splits["dev"]), len(splits["test"]), config.labels, settings.context)
 
-    encoded = {name: to_dataset(splits[name], tokenizer, settings, config, token_types) for name in ("train", "dev")}
+    encoded = {name: to_dataset(examples, tokenizer, settings, config, token_types)
+               for name, examples in (("train", train_examples), ("dev", splits["dev"]))}
     checkpoints = out / "checkpoints"
     trainer = WeightedTrainer(
         model=model,
@@ -208,8 +208,8 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     # probabilities are exactly what `python -m inference` gives.
     gold = {name: np.asarray([config.label2id[e.label] for e in splits[name]]) for name in ("dev", "test")}
     # What the model was fitted to: weakly labeled paragraphs count at their loss weight.
-    counts = np.bincount([config.label2id[e.label] for e in splits["train"]],
-                         weights=[e.weight for e in splits["train"]], minlength=len(config.labels))
+    counts = np.bincount([config.label2id[e.label] for e in train_examples],
+                         weights=[e.weight for e in train_examples], minlength=len(config.labels))
     settings.train_priors = [round(float(x), 6) for x in counts / counts.sum()]
     calibration = {}
     if config.train.calibrate:
@@ -241,16 +241,15 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
                  for name, p in (("dev", dev_probs), ("test", test_probs))}
 
     # The baseline sees the labeled paragraphs only, so it stays comparable across runs.
-    labeled = {name: [e for e in splits[name] if e.weight == 1.0] for name in SPLITS}
-    texts = {name: [e.text for e in labeled[name]] for name in SPLITS}
-    train_labels = [config.label2id[e.label] for e in labeled["train"]]
+    texts = {name: [e.text for e in splits[name]] for name in SPLITS}
+    train_labels = [config.label2id[e.label] for e in splits["train"]]
     base_preds = baseline.fit_predict(texts["train"], train_labels, {"dev": texts["dev"], "test": texts["test"]},
                                       seed=config.train.seed)
 
     result = {
         "model": config.model.name_or_path,
         "labels": config.labels,
-        "sizes": {name: sum(e.weight == 1.0 for e in splits[name]) for name in SPLITS},
+        "sizes": {name: len(splits[name]) for name in SPLITS},
         "weak_background": background,
         "windows": {"train": len(encoded["train"]), "test": int(test_windows.sum())},
         "settings": dataclasses.asdict(settings),

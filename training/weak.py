@@ -21,9 +21,10 @@ MIN_CHARS = 40
 
 
 def sample_background(paths: list[str], n: int, label: str, context: str, skip: str = "",
-                      seed: int = 42) -> tuple[list[Example], dict]:
+                      seed: int = 42, weight: float = 1.0) -> tuple[list[Example], dict]:
     """A uniform sample (reservoir, one streamed pass) of `n` dump paragraphs as `label` examples, each with
-    its context under `context` exactly as the scorer builds it. Returns the examples and counts."""
+    its context under `context` exactly as the scorer builds it, and loss weight `weight`. Returns the
+    examples and counts."""
     skip_re = re.compile(skip, re.IGNORECASE) if skip else None
     rng = random.Random(seed)
     reservoir: list[Example] = []
@@ -38,7 +39,7 @@ def sample_background(paths: list[str], n: int, label: str, context: str, skip: 
                     skipped += 1
                     continue
                 seen += 1
-                example = Example(paragraph.text, label, ctx, f"dump:{article.id}", i, paragraph.kind)
+                example = Example(paragraph.text, label, ctx, f"dump:{article.id}", i, paragraph.kind, weight)
                 if len(reservoir) < n:
                     reservoir.append(example)
                 else:
