@@ -43,6 +43,14 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     p.add_argument("--chunk-articles", type=int, default=256,
                    help="articles scored and flushed together; a crash loses at most one chunk of work")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data with an actor pool, on a local Ray or the cluster "
+                        "in RAY_ADDRESS (pip install -e '.[ray]'; docs/scaling.md)")
+    p.add_argument("--actors", type=int, default=2, help="with --engine ray: actors, one model each")
+    p.add_argument("--cpus-per-actor", type=float, default=1, help="with --engine ray")
+    p.add_argument("--gpus-per-actor", type=float, default=0, help="with --engine ray: e.g. 1, or 0.5 to share")
+    p.add_argument("--records-per-batch", type=int, default=64,
+                   help="with --engine ray: records handed to an actor at a time")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -53,12 +61,28 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        summary = score_dump(args.model, args.input, args.output, errors=args.errors,
-                             article_summary=args.article_summary, fmt=args.format,
-                             fields=Fields(args.id_field, args.title_field, args.text_field), backend=args.backend,
-                             int8=args.int8, device=args.device, batch_size=args.batch_size,
-                             chunk_articles=args.chunk_articles, overwrite=args.overwrite, progress=not args.quiet,
-                             adjust_priors=args.adjust_priors, prior_sample=args.prior_sample)
+        if args.engine == "ray":
+            if args.adjust_priors:
+                raise ValueError("--adjust-priors is not available with --engine ray: the prior estimate needs "
+                                 "one pass over the dump's head before scoring; run it with the local engine")
+            from .ray_engine import score_dump_ray
+
+            summary = score_dump_ray(
+                args.model, args.input, args.output, errors=args.errors, article_summary=args.article_summary,
+                fmt=args.format, fields=Fields(args.id_field, args.title_field, args.text_field),
+                backend=args.backend, int8=args.int8, device=args.device, batch_size=args.batch_size,
+                actors=args.actors, cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor,
+                records_per_batch=args.records_per_batch, chunk_articles=args.chunk_articles,
+                overwrite=args.overwrite, progress=not args.quiet)
+            summary.setdefault("cache", {})
+            summary.setdefault("estimated_priors", None)
+        else:
+            summary = score_dump(args.model, args.input, args.output, errors=args.errors,
+                                 article_summary=args.article_summary, fmt=args.format,
+                                 fields=Fields(args.id_field, args.title_field, args.text_field), backend=args.backend,
+                                 int8=args.int8, device=args.device, batch_size=args.batch_size,
+                                 chunk_articles=args.chunk_articles, overwrite=args.overwrite, progress=not args.quiet,
+                                 adjust_priors=args.adjust_priors, prior_sample=args.prior_sample)
     except BaseException as exc:  # report() re-raises what is not an expected failure, and SystemExit
         return errors.report(exc, args.debug, where=args.output,
                              resume_hint="run the same command again to resume after the last written chunk")

@@ -280,10 +280,10 @@ def read_txt_folder(path: Path, fields: Fields) -> Iterator[Record]:
         yield Article(article_id, lines[first].strip(), "\n".join(lines[first + 1:]).strip(), source, first + 1)
 
 
-def iter_records(path: str | Path, fmt: str | None = None, fields: Fields | None = None) -> Iterator[Record]:
-    """All records of a file or folder; a folder of dumps is read file by file in name order."""
+def dump_units(path: str | Path, fmt: str | None = None) -> list[tuple[Path, str]]:
+    """The (file, format) units `iter_records` reads, in its order: one per dump file, and a folder of .txt
+    articles as one unit. Engines that read units in parallel (Ray) get exactly the records of `iter_records`."""
     path = Path(path)
-    fields = fields or Fields()
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder")
     if path.is_dir() and fmt is None:
@@ -291,25 +291,31 @@ def iter_records(path: str | Path, fmt: str | None = None, fields: Fields | None
         files = sorted(p for p in path.rglob("*") if p.is_file())
         formats = [(file, _known_format(file)) for file in files]
         if all(f in (None, "txt") for _, f in formats):
-            yield from read_txt_folder(path, fields)
-            return
-        for file, f in formats:
-            if f is not None:
-                yield from iter_records(file, f, fields)
-        return
+            return [(path, "txt")]
+        return [(file, f) for file, f in formats if f is not None]
     if path.is_dir() and fmt != "txt":
+        units = []
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
             try:
                 if detect_format(file) == fmt:
-                    yield from iter_records(file, fmt, fields)
+                    units.append((file, fmt))
             except ValueError:
                 continue
-        return
+        return units
     fmt = fmt or detect_format(path)
-    readers = {"jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet, "txt": read_txt_folder}
-    if fmt not in readers:
+    if fmt not in _READERS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    yield from readers[fmt](path, fields)
+    return [(path, fmt)]
+
+
+def iter_records(path: str | Path, fmt: str | None = None, fields: Fields | None = None) -> Iterator[Record]:
+    """All records of a file or folder; a folder of dumps is read file by file in name order."""
+    fields = fields or Fields()
+    for unit, unit_fmt in dump_units(path, fmt):
+        yield from _READERS[unit_fmt](unit, fields)
+
+
+_READERS = {"jsonl": read_jsonl, "csv": read_csv, "parquet": read_parquet, "txt": read_txt_folder}
 
 
 def iter_paragraphs(path: str | Path, fmt: str | None = None, fields: Fields | None = None,

@@ -24,6 +24,15 @@ from .readers import Article, BadRecord, Fields, iter_paragraphs, iter_records
 from .splitter import paragraph_contexts, split_article
 
 
+def scorable(record: Article | BadRecord) -> Article | BadRecord:
+    """The record, or a bad record when an article splits into nothing: text that is all scraper junk (a view
+    counter, "Читайте также") would leave no row, and every record must end up somewhere."""
+    if isinstance(record, Article) and not split_article(record.title, record.text):
+        return BadRecord(record.source, record.line, "no paragraphs left after removing page furniture (view "
+                         "counters, share buttons, timestamps)", record.id)
+    return record
+
+
 def score_dump(model: str | Path | EventClassifier, input: str | Path, output: str | Path, *,
                errors: str | Path | None = None, article_summary: str | Path | None = None,
                fmt: str | None = None, fields: Fields | None = None, backend: str = "torch", int8: bool = False,
@@ -66,11 +75,7 @@ def score_dump(model: str | Path | EventClassifier, input: str | Path, output: s
                 break
             articles = []
             for record in chunk:
-                if isinstance(record, Article) and not split_article(record.title, record.text):
-                    # Text that is all scraper junk (a view counter, "Читайте также") splits into nothing; it
-                    # would leave no row, and every record must end up somewhere.
-                    record = BadRecord(record.source, record.line, "no paragraphs left after removing page "
-                                       "furniture (view counters, share buttons, timestamps)", record.id)
+                record = scorable(record)
                 if isinstance(record, Article):
                     articles.append(record)
                 else:
