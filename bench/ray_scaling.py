@@ -4,9 +4,10 @@
 
 Takes the first N articles of the shared Moldovan dump into a temporary JSONL file (never into the
 repository), scores it with `score_dump` and with `score_dump_ray` for each actor count (one CPU per actor,
-one torch thread each, so the comparison is per core), and prints paragraphs/s and whether every paragraph got
-the same label as the local engine. The local engine is run once with its default threads (all cores) and
-once pinned to one thread, the fair unit for one actor.
+one torch and tokenizer thread each, so the comparison is per core), and prints paragraphs/s and whether
+every paragraph got the same label as the local engine. The local engine is run once with its default
+threads (all cores) and once pinned to one thread (OMP_NUM_THREADS=1, which the classifier follows), the fair
+unit for one actor.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def main(argv=None) -> int:
     p.add_argument("--actors", type=int, nargs="+", default=[1, 2])
     args = p.parse_args(argv)
     env = dict(os.environ, HF_HUB_OFFLINE="1")
+    env.pop("OMP_NUM_THREADS", None)  # "all threads" must mean all cores, whatever this shell pinned
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sample = tmp / "sample.jsonl"

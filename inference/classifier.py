@@ -284,7 +284,7 @@ class EventClassifier:
             raise ModelFolderError(f"{model_dir}: unreadable tokenizer ({_first_line(exc)})") from exc
         settings.max_length = min(settings.max_length, config.max_position_embeddings)
         token_types = getattr(config, "type_vocab_size", 0) >= 2
-        threads = threads or len(os.sched_getaffinity(0))
+        threads = threads or _default_threads()
         try:
             if backend == "torch":
                 runner = backends.TorchBackend(model_dir, device=device, threads=threads)
@@ -428,6 +428,14 @@ class EventClassifier:
         calls = self.cache.hits + self.cache.misses
         return {"texts": calls, "scored": self.cache.misses, "from_cache": self.cache.hits,
                 "saved_share": round(self.cache.hits / calls, 4) if calls else 0.0}
+
+
+def _default_threads() -> int:
+    """OMP_NUM_THREADS when the user (or Ray, for an actor) set it, else every core this process may use."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return len(os.sched_getaffinity(0))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -49,7 +49,7 @@ def parse_args(argv=None):
     p.add_argument("--actors", type=int, default=2, help="with --engine ray: actors, one model each")
     p.add_argument("--cpus-per-actor", type=float, default=1, help="with --engine ray")
     p.add_argument("--gpus-per-actor", type=float, default=0, help="with --engine ray: e.g. 1, or 0.5 to share")
-    p.add_argument("--records-per-batch", type=int, default=64,
+    p.add_argument("--records-per-batch", type=int, default=16,
                    help="with --engine ray: records handed to an actor at a time")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")

@@ -148,3 +148,17 @@ def test_estimated_priors_shift_the_posteriors(tiny_run, tmp_path):
     after = clf.predict_proba(TEXTS)
     expected = before * (priors / np.asarray(clf.settings.train_priors))
     np.testing.assert_allclose(after, expected / expected.sum(1, keepdims=True), atol=1e-5)
+
+
+def test_threads_follow_omp_num_threads_when_set(monkeypatch):
+    # Ray sets OMP_NUM_THREADS to an actor's CPUs; a user pinning a job sets it too.
+    import os
+
+    from inference.classifier import _default_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert _default_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
+    assert _default_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert _default_threads() == len(os.sched_getaffinity(0))
