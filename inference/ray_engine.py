@@ -38,7 +38,7 @@ from tqdm import tqdm
 from .classifier import EventClassifier, ScoredParagraph
 from .output import ScoredWriter
 from .readers import Article, BadRecord, Fields, dump_units, iter_records
-from .scoring import scorable
+from .scoring import commit_chunk, run_summary, scorable
 from .splitter import split_article
 
 # Read tasks parse JSON and CSV, light next to scoring; reserving whole CPUs for them would leave none free when
@@ -204,29 +204,17 @@ def score_dump_ray(model: str | Path, input: str | Path, output: str | Path, *,
                 if last:
                     uncommitted += 1
                     if uncommitted >= chunk_articles:
-                        _flush(writer, rows, counts, uncommitted, bar)
+                        commit_chunk(writer, rows, counts, uncommitted, bar)
                         rows, uncommitted = [], 0
-        _flush(writer, rows, counts, uncommitted, bar)
+        commit_chunk(writer, rows, counts, uncommitted, bar)
         finished = True
     finally:
         bar.close()
         writer.close(finished)
-    scored = sum(counts.values())
     return {
-        "records": writer.records_done,
-        "paragraphs": writer.rows_written,
-        "errors": writer.errors_written,
-        "finished": finished,
-        "seconds": round(time.time() - started, 1),
-        "label_share": {label: round(counts[label] / scored, 4) if scored else 0.0 for label in labels},
+        **run_summary(writer, counts, labels, finished, started),
         "engine": f"ray ({actors} actors)",
         "output": str(output),
         "errors_file": str(writer.errors),
     }
 
-
-def _flush(writer: ScoredWriter, rows: list[ScoredParagraph], counts: Counter, records: int, bar) -> None:
-    counts.update(r.label for r in rows)
-    writer.write_rows(rows)
-    writer.commit(records)
-    bar.update(records)

@@ -82,14 +82,30 @@ def score_dump(model: str | Path | EventClassifier, input: str | Path, output: s
                     if print_errors:
                         print(f"error: {record}", file=sys.stderr)
                     writer.write_error(record)
-            rows = classifier.score(articles)
-            counts.update(r.label for r in rows)
-            writer.write_rows(rows)
-            writer.commit(len(chunk))
-            bar.update(len(chunk))
+            commit_chunk(writer, classifier.score(articles), counts, len(chunk), bar)
     finally:
         bar.close()
         writer.close(finished)
+    return {
+        **run_summary(writer, counts, classifier.labels, finished, started),
+        "cache": classifier.cache_stats,
+        "train_priors": dict(zip(classifier.labels, classifier.settings.train_priors or [])),
+        "estimated_priors": priors,
+        "output": str(output),
+        "errors_file": str(writer.errors),
+    }
+
+
+def commit_chunk(writer: ScoredWriter, rows, counts: Counter, records: int, bar) -> None:
+    """Write a chunk's rows and make it durable: `records` input records are done once this returns."""
+    counts.update(r.label for r in rows)
+    writer.write_rows(rows)
+    writer.commit(records)
+    bar.update(records)
+
+
+def run_summary(writer: ScoredWriter, counts: Counter, labels, finished: bool, started: float) -> dict:
+    """The summary keys both engines report."""
     scored = sum(counts.values())
     return {
         "records": writer.records_done,
@@ -98,10 +114,5 @@ def score_dump(model: str | Path | EventClassifier, input: str | Path, output: s
         "finished": finished,
         "seconds": round(time.time() - started, 1),
         # This run's paragraphs only: a resumed run counts what it scored itself.
-        "label_share": {label: round(counts[label] / scored, 4) if scored else 0.0 for label in classifier.labels},
-        "cache": classifier.cache_stats,
-        "train_priors": dict(zip(classifier.labels, classifier.settings.train_priors or [])),
-        "estimated_priors": priors,
-        "output": str(output),
-        "errors_file": str(writer.errors),
+        "label_share": {label: round(counts[label] / scored, 4) if scored else 0.0 for label in labels},
     }
