@@ -1,7 +1,7 @@
 """How often a model calls an event on real news: label shares on a random sample of real articles.
 
     python bench/event_share.py --model runs/default/model [--model runs/start/model ...] [--articles 2000]
-        [--audit-sample 100 --audit-out /tmp/audit.jsonl]
+        [--audit-sample 100 --audit-out /tmp/audit.jsonl [--audit-seed 1] [--audit-exclude bench/audit/*.jsonl]]
 
 Real dumps have about 5% event paragraphs; a model far above that is raising false alarms. Each model scores
 the same random articles of ../shared/corpora/moldova_ru_news.jsonl (seed 0), plain and with the EM prior
@@ -48,12 +48,23 @@ def shares(rows_path: Path) -> dict:
     return out
 
 
-def write_audit_sample(rows_path: Path, n: int, seed: int, out: str) -> None:
+def audited_articles(paths: list[str]) -> set[str]:
+    """Article ids of earlier audits: a new audit leaves them out, since corpus batches were written after
+    reading their false alarms and would look better on them than on fresh text."""
+    ids = set()
+    for path in paths:
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                ids.add(json.loads(line)["article_id"])
+    return ids
+
+
+def write_audit_sample(rows_path: Path, n: int, seed: int, out: str, exclude: set[str] = frozenset()) -> None:
     """`n` paragraphs labeled as events, drawn at random, each with its title and previous paragraph for the
     reader (real text: this file stays outside the repository)."""
     rows = [json.loads(line) for line in rows_path.open(encoding="utf-8")]
     by_key = {(r["article_id"], r["paragraph"]): r for r in rows}
-    events = [r for r in rows if r["label"] != "other"]
+    events = [r for r in rows if r["label"] != "other" and r["article_id"] not in exclude]
     picked = random.Random(seed).sample(events, min(n, len(events)))
     with open(out, "w", encoding="utf-8") as handle:
         for r in picked:
@@ -86,6 +97,9 @@ def main(argv=None) -> int:
     p.add_argument("--prior-sample", type=int, default=5000)
     p.add_argument("--audit-sample", type=int, default=0)
     p.add_argument("--audit-out", default="/tmp/audit_sample.jsonl")
+    p.add_argument("--audit-seed", type=int, help="seed of the audit draw (default: --seed)")
+    p.add_argument("--audit-exclude", nargs="*", default=[], metavar="AUDIT",
+                   help="earlier audit files (bench/audit/*.jsonl) whose articles the draw leaves out")
     p.add_argument("--audit-adjusted", action="store_true",
                    help="draw the audit sample from the prior-adjusted labels instead of the plain ones")
     p.add_argument("--output", help="write the results as JSON here too")
@@ -107,7 +121,9 @@ def main(argv=None) -> int:
                 entry["adjusted" if adjust else "plain"] = {"shares": shares(out),
                                                             "estimated_priors": summary["estimated_priors"]}
                 if k == 0 and adjust == args.audit_adjusted and args.audit_sample:
-                    write_audit_sample(out, args.audit_sample, args.seed, args.audit_out)
+                    write_audit_sample(out, args.audit_sample,
+                                       args.seed if args.audit_seed is None else args.audit_seed, args.audit_out,
+                                       audited_articles(args.audit_exclude))
             entry["priors_by_dump"] = {d.name: dump_priors(model, d, args.prior_sample) for d in (MOLDOVA, RIA)}
             results[model] = entry
             print(model, json.dumps(entry, ensure_ascii=False), flush=True)

@@ -74,6 +74,23 @@ def rubert_tiny2_shape(folder: Path) -> Path:
     return folder
 
 
+def padded_tokens(clf: EventClassifier, texts: list[str], batch: int = 32) -> dict:
+    """Tokens each engine feeds the model, padding included: `pipeline` pads each batch of 32 paragraphs in input
+    order to its longest (cut at the window); the classifier sorts its windows by length first. On a CPU both run
+    at about the same cost per token, so the ratio of these counts bounds the speed-up that batching can give."""
+    from inference.classifier import encode_windows
+
+    window = clf.settings.max_length
+    lengths = [min(len(ids), window) for ids in clf.tokenizer(texts)["input_ids"]]
+    pipe = sum(max(lengths[i:i + batch]) * len(lengths[i:i + batch]) for i in range(0, len(lengths), batch))
+    ours = sorted(len(ids) for ids in encode_windows(clf.tokenizer, texts, None, clf.settings,
+                                                         clf.token_types)["input_ids"])
+    step = clf.batch_size
+    sorted_padded = sum(max(ours[i:i + step]) * len(ours[i:i + step]) for i in range(0, len(ours), step))
+    return {"pipeline_padded": pipe, "pipeline_real": sum(lengths), "classifier_padded": sorted_padded,
+            "classifier_real": sum(ours), "bound_vs_pipeline": round(pipe / sorted_padded, 2)}
+
+
 def speed(model_dir: Path, texts: list[str], repeats: int) -> dict:
     from transformers import pipeline
 
@@ -98,7 +115,9 @@ def speed(model_dir: Path, texts: list[str], repeats: int) -> dict:
             print(f"  {name}: {len(texts) / best[name]:.1f} paragraphs/s", flush=True)
     base = best["pipeline(batch_size=32)"]
     torch_labels = np.asarray(labels["EventClassifier torch"])
-    return {name: {"paragraphs_per_s": round(len(texts) / t, 1), "vs_pipeline": round(base / t, 2),
+    tokens = padded_tokens(engines["EventClassifier torch"], texts)
+    print(f"  tokens: {json.dumps(tokens)}", flush=True)
+    return {"tokens": tokens} | {name: {"paragraphs_per_s": round(len(texts) / t, 1), "vs_pipeline": round(base / t, 2),
                    "label_agreement_with_torch": round(float((np.asarray(labels[name]) == torch_labels).mean()), 4)}
             for name, t in best.items()}
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from bench.audit import check_ids, read_audit, summarize, wilson
@@ -27,3 +29,21 @@ def test_an_audit_never_holds_text_and_its_ids_must_exist(tmp_path):
     rows = [{"article_id": "a", "paragraph": 2, "label": "other", "verdict": "correct"},
             {"article_id": "a", "paragraph": 5, "label": "other", "verdict": "correct"}]
     assert check_ids(rows, dump) == ["a#5"]
+
+
+def test_a_fresh_audit_draw_leaves_out_articles_of_earlier_audits(tmp_path):
+    from bench.event_share import audited_articles, write_audit_sample
+
+    rows = [{"article_id": f"a{i}", "paragraph": p, "kind": "title" if p == 0 else "body", "label": label,
+             "score": 0.9, "text": f"текст {i} {p}"}
+            for i in range(6) for p, label in enumerate(["other", "trade_news", "other"])]
+    scored = write_jsonl(tmp_path / "scored.jsonl", rows)
+    earlier = write_jsonl(tmp_path / "earlier.jsonl", [{"article_id": "a1", "paragraph": 1, "label": "trade_news",
+                                                        "verdict": "wrong", "true_label": "other"},
+                                                       {"article_id": "a4", "paragraph": 1, "label": "trade_news",
+                                                        "verdict": "correct"}])
+    out = tmp_path / "sample.jsonl"
+    write_audit_sample(scored, 10, 0, str(out), audited_articles([str(earlier)]))
+    drawn = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["article_id"] for r in drawn) == ["a0", "a2", "a3", "a5"]
+    assert all(r["label"] == "trade_news" and r["title"] == f"текст {r['article_id'][1:]} 0" for r in drawn)
