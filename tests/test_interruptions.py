@@ -116,6 +116,26 @@ def score_command(model: Path, dump: Path, out: Path) -> list[str]:
             "--batch-size", "4"]
 
 
+def _close(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= 1e-5
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def assert_same_rows(path_a, path_b):
+    import json as _json
+
+    rows_a = [_json.loads(line) for line in path_a.read_text(encoding="utf-8").splitlines()]
+    rows_b = [_json.loads(line) for line in path_b.read_text(encoding="utf-8").splitlines()]
+    assert len(rows_a) == len(rows_b), (path_a, len(rows_a), len(rows_b))
+    for i, (a, b) in enumerate(zip(rows_a, rows_b)):
+        assert _close(a, b), (path_a.name, i, a, b)
+
+
 def test_scoring_killed_with_sigkill_resumes_to_the_same_files(tiny_run, tmp_path):
     dump = write_jsonl(tmp_path / "dump.jsonl", [
         {"id": f"a{i}", "title": f"Новость {i}", "text": f"Абзац статьи {i} о поставках газа.\nЕще {i}."}
@@ -141,7 +161,9 @@ def test_scoring_killed_with_sigkill_resumes_to_the_same_files(tiny_run, tmp_pat
     assert (tmp_path / "killed.jsonl.partial").exists()
 
     subprocess.run(score_command(model, dump, killed), check=True, cwd=ROOT, env=env, capture_output=True)
+    # Same rows in the same order; probabilities may differ in the last printed digit, because a resumed run
+    # batches the remaining paragraphs differently (other padding widths, other float summation order).
     for suffix in ("", ".errors.jsonl"):
-        assert (tmp_path / f"killed.jsonl{suffix}").read_bytes() == (tmp_path / f"clean.jsonl{suffix}").read_bytes()
-    assert killed.with_suffix(".articles.jsonl").read_bytes() == clean.with_suffix(".articles.jsonl").read_bytes()
+        assert_same_rows(tmp_path / f"killed.jsonl{suffix}", tmp_path / f"clean.jsonl{suffix}")
+    assert_same_rows(killed.with_suffix(".articles.jsonl"), clean.with_suffix(".articles.jsonl"))
     assert not list(tmp_path.glob("killed.jsonl*.partial")) and not progress.exists()
