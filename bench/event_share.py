@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.audit import read_audit  # noqa: E402
 from inference import EventClassifier, score_dump  # noqa: E402
 from inference.readers import iter_paragraphs  # noqa: E402
 from inference.splitter import paragraph_contexts  # noqa: E402
@@ -51,12 +52,7 @@ def shares(rows_path: Path) -> dict:
 def audited_articles(paths: list[str]) -> set[str]:
     """Article ids of earlier audits: a new audit leaves them out, since corpus batches were written after
     reading their false alarms and would look better on them than on fresh text."""
-    ids = set()
-    for path in paths:
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                ids.add(json.loads(line)["article_id"])
-    return ids
+    return {row["article_id"] for path in paths for row in read_audit(Path(path))}
 
 
 def write_audit_sample(rows_path: Path, n: int, seed: int, out: str, exclude: set[str] = frozenset()) -> None:

@@ -31,6 +31,7 @@ from inference.classifier import (  # noqa: E402
     ClassifierSettings,
     EventClassifier,
     cache_key,
+    encode_windows,
     normalize_text,
 )
 from inference.readers import iter_paragraphs  # noqa: E402
@@ -78,8 +79,6 @@ def padded_tokens(clf: EventClassifier, texts: list[str], batch: int = 32) -> di
     """Tokens each engine feeds the model, padding included: `pipeline` pads each batch of 32 paragraphs in input
     order to its longest (cut at the window); the classifier sorts its windows by length first. On a CPU both run
     at about the same cost per token, so the ratio of these counts bounds the speed-up that batching can give."""
-    from inference.classifier import encode_windows
-
     window = clf.settings.max_length
     lengths = [min(len(ids), window) for ids in clf.tokenizer(texts)["input_ids"]]
     pipe = sum(max(lengths[i:i + batch]) * len(lengths[i:i + batch]) for i in range(0, len(lengths), batch))

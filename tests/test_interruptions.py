@@ -127,10 +127,8 @@ def _close(a, b) -> bool:
 
 
 def assert_same_rows(path_a, path_b):
-    import json as _json
-
-    rows_a = [_json.loads(line) for line in path_a.read_text(encoding="utf-8").splitlines()]
-    rows_b = [_json.loads(line) for line in path_b.read_text(encoding="utf-8").splitlines()]
+    rows_a = [json.loads(line) for line in path_a.read_text(encoding="utf-8").splitlines()]
+    rows_b = [json.loads(line) for line in path_b.read_text(encoding="utf-8").splitlines()]
     assert len(rows_a) == len(rows_b), (path_a, len(rows_a), len(rows_b))
     for i, (a, b) in enumerate(zip(rows_a, rows_b)):
         assert _close(a, b), (path_a.name, i, a, b)
