@@ -1,12 +1,18 @@
 """Precision of event labels on real news, from a hand audit stored as ids and verdicts (never text).
 
     python bench/audit.py bench/audit/NAME.jsonl [--dump ../shared/corpora/moldova_ru_news.jsonl]
+        [--thresholds runs/OTHER/model]
 
 Each line of the audit file: `article_id`, `paragraph` (index as the splitter numbers it, the title is 0),
 `label` (what the model said), `verdict` (`correct` or `wrong`) and, for a wrong one, `true_label`. The file
 is made by reading the sample that `bench/event_share.py --audit-sample 100` writes to /tmp; the ids point
 into the shared dump, so anyone with the dump can reread a verdict. With --dump, every id is checked to
 exist there. Prints precision per label with a 95% Wilson interval.
+
+With --thresholds, the audit is first narrowed to the paragraphs that model folder's per-label thresholds
+still label as events (same model, stricter thresholds: the audited `score` is the raw top score), which
+estimates the precision those thresholds would have on the same dump without a second audit. Only valid
+when the folder holds the same weights as the audited model and thresholds at least as high.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from inference.classifier import ClassifierSettings  # noqa: E402
 from inference.readers import iter_paragraphs  # noqa: E402
 
 VERDICTS = ("correct", "wrong")
@@ -65,6 +72,11 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
+def keep_above(rows: list[dict], thresholds: dict[str, float]) -> list[dict]:
+    """The audited paragraphs that are still events under `thresholds` (label -> minimum raw score)."""
+    return [r for r in rows if float(r["score"]) >= thresholds.get(r["label"], 0.0)]
+
+
 def check_ids(rows: list[dict], dump: Path) -> list[str]:
     wanted = {(r["article_id"], int(r["paragraph"])) for r in rows}
     found = set()
@@ -79,8 +91,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("audit", type=Path)
     p.add_argument("--dump", type=Path, help="check that every audited id exists in this dump")
+    p.add_argument("--thresholds", type=Path, metavar="MODEL_DIR",
+                   help="narrow the audit to what this folder's (stricter) thresholds keep as events")
     args = p.parse_args(argv)
     rows = read_audit(args.audit)
+    if args.thresholds:
+        settings = ClassifierSettings.load(args.thresholds)
+        print(f"{args.audit}: thresholds of {args.thresholds} {settings.thresholds} keep "
+              f"{len(keep_above(rows, settings.thresholds))} of {len(rows)}", file=sys.stderr)
+        rows = keep_above(rows, settings.thresholds)
     if args.dump:
         missing = check_ids(rows, args.dump)
         if missing:

@@ -4,10 +4,11 @@ backends, side by side in one run, on the same real paragraphs.
     python bench/scoring.py --model runs/default/model [--paragraphs 5000] [--rss-articles 2000]
 
 1. Speed: the first N paragraphs of ../shared/corpora/moldova_ru_news.jsonl as the splitter cuts them, scored
-   by pipeline(batch_size=32), EventClassifier torch, ONNX fp32 and ONNX int8 (cache off, so every paragraph
-   is computed), each twice, interleaved, best time kept; for the given model and for a rubert-tiny2-shaped
-   model (3 layers, hidden 312, 12 heads, FFN 600, an 83,828-token WordPiece vocabulary trained here on navec
-   words; random weights: speed depends on shapes, not values). Label agreement of each backend with torch.
+   by pipeline(batch_size=32) in float32 and bfloat16, EventClassifier torch in float32 and bfloat16, ONNX fp32
+   and ONNX int8 (cache off, so every paragraph is computed), each twice, interleaved, best time kept; for the
+   given model and for a rubert-tiny2-shaped model (3 layers, hidden 312, 12 heads, FFN 600, an 83,828-token
+   WordPiece vocabulary trained here on navec words; random weights: speed depends on shapes, not values).
+   Label agreement of each engine with the float32 torch backend.
 2. Cache: the share of model calls that repeated paragraphs save on both shared dumps.
 3. Memory: peak RSS of `score_dump` (ONNX int8) on the first 2,000 articles against all articles of both
    shared dumps, each in a fresh process. reserved-* files are never read.
@@ -91,23 +92,27 @@ def padded_tokens(clf: EventClassifier, texts: list[str], batch: int = 32) -> di
 
 
 def speed(model_dir: Path, texts: list[str], repeats: int) -> dict:
+    import torch
     from transformers import pipeline
 
     engines = {
-        "pipeline(batch_size=32)": None,
+        "pipeline(batch_size=32)": pipeline("text-classification", model=str(model_dir), device="cpu"),
+        # The same pipeline with bfloat16 weights: what a user gets from transformers alone on an AMX CPU.
+        "pipeline(batch_size=32), bf16": pipeline("text-classification", model=str(model_dir), device="cpu",
+                                                  dtype=torch.bfloat16),
         "EventClassifier torch": EventClassifier.from_pretrained(model_dir, cache_size=0),
+        "EventClassifier torch bf16": EventClassifier.from_pretrained(model_dir, bf16=True, cache_size=0),
         "EventClassifier onnx fp32": EventClassifier.from_pretrained(model_dir, backend="onnx", cache_size=0),
         "EventClassifier onnx int8": EventClassifier.from_pretrained(model_dir, backend="onnx", int8=True,
                                                                      cache_size=0),
     }
-    classify = pipeline("text-classification", model=str(model_dir), device="cpu")
     best = {name: float("inf") for name in engines}
     labels: dict[str, list[str]] = {}
     for _ in range(repeats):
         for name, clf in engines.items():
             started = time.perf_counter()
-            if clf is None:
-                labels[name] = [p["label"] for p in classify(texts, batch_size=32, truncation=True)]
+            if not isinstance(clf, EventClassifier):
+                labels[name] = [p["label"] for p in clf(texts, batch_size=32, truncation=True)]
             else:
                 labels[name] = clf.predict(texts)
             best[name] = min(best[name], time.perf_counter() - started)

@@ -66,8 +66,19 @@ def check_model_folder(model_dir: Path) -> None:
         raise ModelFolderError(f"{model_dir}: no tokenizer files (tokenizer.json); save the tokenizer with the model")
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX): elsewhere oneDNN emulates it,
+    slower than float32."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 class TorchBackend:
-    def __init__(self, model_dir: Path, device: str | None = None, threads: int | None = None):
+    def __init__(self, model_dir: Path, device: str | None = None, threads: int | None = None, bf16: bool = False):
         import torch
         from transformers import AutoModelForSequenceClassification
 
@@ -77,7 +88,12 @@ class TorchBackend:
         # use_safetensors: a model folder is input like any other and must never be unpickled.
         self.model = AutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=True)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model.to(self.device).eval()
+        if bf16 and self.device.type == "cpu" and not cpu_has_bf16():
+            log.warning("bf16 requested but this CPU has no bfloat16 instructions: it will run emulated, "
+                        "slower than float32")
+        # Weights in bfloat16, not autocast: on AMX cores every matmul then runs in bf16 with no casts between
+        # layers (docs/benchmarks.md: label agreement with float32 and speed, side by side).
+        self.model.to(self.device, dtype=torch.bfloat16 if bf16 else torch.float32).eval()
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray | None):
         torch = self.torch

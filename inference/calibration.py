@@ -72,12 +72,27 @@ def em_priors(probs: np.ndarray, train_priors: np.ndarray, max_iter: int = 200, 
     return priors, max_iter
 
 
+def background_weights(gold: np.ndarray, labels: list[str], background: str, share: float) -> np.ndarray:
+    """Per-example weights under which `background` makes up `share` of the examples and the other labels
+    keep their relative frequencies: dev is about a third events, a real dump about 5%, so a dev false alarm
+    stands for many more on a dump than dev's own precision counts."""
+    gold = np.asarray(gold)
+    is_bg = gold == labels.index(background)
+    n_bg, n_ev = int(is_bg.sum()), int((~is_bg).sum())
+    if not n_bg or not n_ev:
+        return np.ones(len(gold))
+    return np.where(is_bg, share / n_bg, (1 - share) / n_ev) * len(gold)
+
+
 def choose_thresholds(probs: np.ndarray, gold: np.ndarray, labels: list[str], background: str,
-                      target_precision: float) -> dict[str, dict]:
+                      target_precision: float, weights: np.ndarray | None = None) -> dict[str, dict]:
     """For each label but `background`: the lowest score threshold at which the paragraphs predicted as that
     label reach `target_precision` on these (dev) examples, with the precision and recall it gives there.
-    A label that never reaches the target gets the threshold of its best F1 instead (`reached: false`)."""
+    With `weights`, precision counts each example by its weight (background_weights: precision at a dump's
+    label mix). A label that never reaches the target gets the threshold of its best F1 instead
+    (`reached: false`)."""
     gold = np.asarray(gold)
+    weights = np.ones(len(gold)) if weights is None else np.asarray(weights, dtype=float)
     predicted = probs.argmax(axis=1)
     out = {}
     for k, label in enumerate(labels):
@@ -85,11 +100,12 @@ def choose_thresholds(probs: np.ndarray, gold: np.ndarray, labels: list[str], ba
             continue
         scores = probs[predicted == k, k]
         hits = gold[predicted == k] == k
+        w = weights[predicted == k]
         positives = int((gold == k).sum())
-        order = np.argsort(-scores)
-        scores, hits = scores[order], hits[order]
+        order = np.argsort(-scores, kind="stable")
+        scores, hits, w = scores[order], hits[order], w[order]
         tp = np.cumsum(hits)
-        precision = tp / np.arange(1, len(hits) + 1) if len(hits) else np.array([])
+        precision = np.cumsum(w * hits) / np.cumsum(w) if len(hits) else np.array([])
         recall = tp / max(positives, 1)
         # Keeping the top i+1 predictions means threshold scores[i]; want the largest i with precision >= target.
         ok = np.nonzero(precision >= target_precision)[0]

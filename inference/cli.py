@@ -36,6 +36,8 @@ def parse_args(argv=None):
     p.add_argument("--backend", choices=BACKENDS, default="torch",
                    help="torch, or onnx (exported once and cached in MODEL/onnx/)")
     p.add_argument("--int8", action="store_true", help="with --backend onnx: dynamic int8 quantization")
+    p.add_argument("--bf16", action="store_true",
+                   help="with --backend torch: weights in bfloat16 (fast on CPUs with AMX or AVX512-BF16)")
     p.add_argument("--adjust-priors", action=argparse.BooleanOptionalAction, default=False,
                    help="estimate the dump's label priors by EM on a sample of its paragraphs and correct the "
                         "posteriors for them (docs/models.md says when)")
@@ -70,8 +72,9 @@ def main(argv=None) -> int:
             summary = score_dump_ray(
                 args.model, args.input, args.output, errors=args.errors, article_summary=args.article_summary,
                 fmt=args.format, fields=Fields(args.id_field, args.title_field, args.text_field),
-                backend=args.backend, int8=args.int8, device=args.device, batch_size=args.batch_size,
-                actors=args.actors, cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor,
+                backend=args.backend, int8=args.int8, bf16=args.bf16, device=args.device,
+                batch_size=args.batch_size, actors=args.actors, cpus_per_actor=args.cpus_per_actor,
+                gpus_per_actor=args.gpus_per_actor,
                 records_per_batch=args.records_per_batch, chunk_articles=args.chunk_articles,
                 overwrite=args.overwrite, progress=not args.quiet)
             summary.setdefault("cache", {})
@@ -80,7 +83,7 @@ def main(argv=None) -> int:
             summary = score_dump(args.model, args.input, args.output, errors=args.errors,
                                  article_summary=args.article_summary, fmt=args.format,
                                  fields=Fields(args.id_field, args.title_field, args.text_field), backend=args.backend,
-                                 int8=args.int8, device=args.device, batch_size=args.batch_size,
+                                 int8=args.int8, bf16=args.bf16, device=args.device, batch_size=args.batch_size,
                                  chunk_articles=args.chunk_articles, overwrite=args.overwrite, progress=not args.quiet,
                                  adjust_priors=args.adjust_priors, prior_sample=args.prior_sample)
     except BaseException as exc:  # report() re-raises what is not an expected failure, and SystemExit

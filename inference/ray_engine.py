@@ -109,14 +109,15 @@ def _datasource(units: list[tuple[Path, str]], skips: list[int], fields: Fields,
 class _Scorer:
     """A Ray actor: one classifier, loaded once, scoring batches of records."""
 
-    def __init__(self, model: str, backend: str, int8: bool, device: str | None, batch_size: int, threads: int):
+    def __init__(self, model: str, backend: str, int8: bool, device: str | None, batch_size: int, threads: int,
+                 bf16: bool = False):
         # An actor owns `cpus_per_actor` cores: without these, torch and the tokenizer's thread pool each start
         # one thread per core of the node, and actors sharing a node fight over the cores (measured: CPU time
         # above wall time in every actor, and 2 actors slower than 1 on 2 cores).
         os.environ["TOKENIZERS_PARALLELISM"] = "false" if threads == 1 else "true"
         os.environ["RAYON_NUM_THREADS"] = str(threads)
-        self.classifier = EventClassifier.from_pretrained(model, backend=backend, int8=int8, device=device,
-                                                          batch_size=batch_size, threads=threads)
+        self.classifier = EventClassifier.from_pretrained(model, backend=backend, int8=int8, bf16=bf16,
+                                                          device=device, batch_size=batch_size, threads=threads)
 
     def __call__(self, batch: dict) -> dict:
         records = [scorable(_from_json(text)) for text in batch["record"]]
@@ -152,7 +153,7 @@ def _labels(model: str | Path) -> list[str]:
 def score_dump_ray(model: str | Path, input: str | Path, output: str | Path, *,
                    errors: str | Path | None = None, article_summary: str | Path | None = None,
                    fmt: str | None = None, fields: Fields | None = None, backend: str = "torch",
-                   int8: bool = False, device: str | None = None, batch_size: int = 32,
+                   int8: bool = False, bf16: bool = False, device: str | None = None, batch_size: int = 32,
                    actors: int = 2, cpus_per_actor: float = 1, gpus_per_actor: float = 0,
                    records_per_batch: int = 16, chunk_articles: int = 256, overwrite: bool = False,
                    progress: bool = True, print_errors: bool = True, address: str | None = None) -> dict:
@@ -182,7 +183,8 @@ def score_dump_ray(model: str | Path, input: str | Path, output: str | Path, *,
     # blocks on a 300-article dump).
     dataset = ray.data.read_datasource(_datasource(units, skips, fields, records_per_batch),
                                        num_cpus=READ_CPUS).map_batches(
-        _Scorer, fn_constructor_kwargs={"model": model, "backend": backend, "int8": int8, "device": device,
+        _Scorer, fn_constructor_kwargs={"model": model, "backend": backend, "int8": int8, "bf16": bf16,
+                                        "device": device,
                                         "batch_size": batch_size, "threads": max(1, int(cpus_per_actor))},
         batch_size=records_per_batch, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=actors),

@@ -36,7 +36,7 @@ def scorable(record: Article | BadRecord) -> Article | BadRecord:
 def score_dump(model: str | Path | EventClassifier, input: str | Path, output: str | Path, *,
                errors: str | Path | None = None, article_summary: str | Path | None = None,
                fmt: str | None = None, fields: Fields | None = None, backend: str = "torch", int8: bool = False,
-               device: str | None = None, batch_size: int = 32, chunk_articles: int = 256,
+               bf16: bool = False, device: str | None = None, batch_size: int = 32, chunk_articles: int = 256,
                overwrite: bool = False, progress: bool = True, print_errors: bool = True,
                adjust_priors: bool = False, prior_sample: int = 5000) -> dict:
     """Score every paragraph of `input` into `output` (.jsonl, .csv or .parquet) and return a run summary:
@@ -51,7 +51,7 @@ def score_dump(model: str | Path | EventClassifier, input: str | Path, output: s
     if chunk_articles < 1:
         raise ValueError(f"chunk_articles must be at least 1, got {chunk_articles}")
     classifier = model if isinstance(model, EventClassifier) else EventClassifier.from_pretrained(
-        model, backend=backend, int8=int8, device=device, batch_size=batch_size)
+        model, backend=backend, int8=int8, bf16=bf16, device=device, batch_size=batch_size)
     priors = None
     if adjust_priors:
         texts, contexts = [], []

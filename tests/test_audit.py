@@ -47,3 +47,15 @@ def test_a_fresh_audit_draw_leaves_out_articles_of_earlier_audits(tmp_path):
     drawn = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert sorted(r["article_id"] for r in drawn) == ["a0", "a2", "a3", "a5"]
     assert all(r["label"] == "trade_news" and r["title"] == f"текст {r['article_id'][1:]} 0" for r in drawn)
+
+
+def test_stricter_thresholds_narrow_an_audit_to_what_they_still_label(tmp_path):
+    from bench.audit import keep_above
+    rows = [{"article_id": "a", "paragraph": 1, "label": "trade_news", "score": 0.97, "verdict": "correct"},
+            {"article_id": "a", "paragraph": 2, "label": "trade_news", "score": 0.91, "verdict": "wrong",
+             "true_label": "other"},
+            {"article_id": "b", "paragraph": 1, "label": "phone_call", "score": 0.6, "verdict": "wrong",
+             "true_label": "other"}]
+    kept = keep_above(rows, {"trade_news": 0.95})
+    assert [(r["article_id"], r["paragraph"]) for r in kept] == [("a", 1), ("b", 1)]
+    assert summarize(kept)["trade_news"]["precision"] == 1.0

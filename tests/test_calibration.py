@@ -3,6 +3,7 @@ import pytest
 
 from inference.calibration import (
     apply_temperature,
+    background_weights,
     choose_thresholds,
     em_priors,
     expected_calibration_error,
@@ -57,3 +58,29 @@ def test_thresholds_reach_the_target_precision_on_the_data_they_were_chosen_on()
     loose = (probs.argmax(1) == 0)
     assert (gold[loose] == 0).mean() < 0.95  # the threshold did something
     assert chosen["call"]["recall"] == pytest.approx(((gold == 0) & keep).sum() / (gold == 0).sum(), abs=1e-3)
+
+
+def test_thresholds_at_a_dumps_label_mix_hold_their_precision_on_such_a_dump():
+    rng = np.random.default_rng(3)
+    labels = ["call", "other"]
+
+    def draw(n_call, n_other):
+        gold = np.array([0] * n_call + [1] * n_other)
+        score = np.clip(np.where(gold == 0, rng.normal(0.75, 0.15, len(gold)), rng.normal(0.45, 0.15, len(gold))),
+                        0.01, 0.99)
+        return np.stack([score, 1 - score], axis=1), gold
+
+    dev_probs, dev_gold = draw(1000, 2000)            # a third events, as the dev split
+    dump_probs, dump_gold = draw(1000, 19000)         # 5% events, as a real dump
+    weights = background_weights(dev_gold, labels, "other", 0.95)
+    assert weights[dev_gold == 1].sum() / weights.sum() == pytest.approx(0.95)
+    plain = choose_thresholds(dev_probs, dev_gold, labels, "other", 0.9)["call"]["threshold"]
+    at_mix = choose_thresholds(dev_probs, dev_gold, labels, "other", 0.9, weights)["call"]["threshold"]
+    assert at_mix > plain
+
+    def dump_precision(threshold):
+        keep = (dump_probs.argmax(1) == 0) & (dump_probs[:, 0] >= threshold)
+        return (dump_gold[keep] == 0).mean()
+
+    assert dump_precision(plain) < 0.85             # dev's own mix overstates precision on the dump
+    assert dump_precision(at_mix) >= 0.85

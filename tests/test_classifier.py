@@ -3,6 +3,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from inference.classifier import ClassifierSettings, EventClassifier, clip_to_tokens, encode_windows
 
@@ -120,6 +121,19 @@ def test_bad_backend_arguments_are_refused(tiny_run):
         EventClassifier.from_pretrained(tiny_run / "model", backend="tensorrt")
     with pytest.raises(ValueError, match="int8 needs backend='onnx'"):
         EventClassifier.from_pretrained(tiny_run / "model", int8=True)
+    with pytest.raises(ValueError, match="bf16 needs backend='torch'"):
+        EventClassifier.from_pretrained(tiny_run / "model", backend="onnx", bf16=True)
+
+
+def test_bf16_weights_give_nearly_the_float32_probabilities(tiny_run):
+    texts = TEXTS + [f"Абзац номер {i} о ценах на газ и поставках зерна" for i in range(40)]
+    fp32 = EventClassifier.from_pretrained(tiny_run / "model", cache_size=0)
+    bf16 = EventClassifier.from_pretrained(tiny_run / "model", bf16=True, cache_size=0)
+    assert next(bf16.backend.model.parameters()).dtype == torch.bfloat16
+    full, half = fp32.predict_proba(texts), bf16.predict_proba(texts)
+    assert half.dtype == full.dtype and not np.array_equal(half, full)  # really computed in another precision
+    np.testing.assert_allclose(half, full, atol=0.05)
+    assert (half.argmax(1) == full.argmax(1)).mean() >= 0.95
 
 
 def test_thresholds_from_the_folder_turn_weak_events_into_other_and_rows_keep_the_raw_label(tiny_run, tmp_path):

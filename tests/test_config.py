@@ -114,6 +114,15 @@ def test_resuming_under_another_training_config_is_refused_but_evaluation_settin
                             "run/checkpoints")
 
 
+def test_a_run_from_before_a_key_existed_resumes_while_the_key_keeps_its_default():
+    saved = training_fingerprint(load_config("configs/tiny.yaml"))
+    del saved["train.bf16"]  # checkpoints written before the key was added
+    check_same_training(saved, training_fingerprint(load_config("configs/tiny.yaml")), "run/checkpoints")
+    with pytest.raises(ConfigError, match=r"train\.bf16: False -> True"):
+        check_same_training(saved, training_fingerprint(load_config("configs/tiny.yaml", ["train.bf16=true"])),
+                            "run/checkpoints")
+
+
 def test_every_config_key_is_documented_in_docs_config_md():
     doc = Path("docs/config.md").read_text(encoding="utf-8")
     keys = [f.name for f in dataclasses.fields(Config) if not dataclasses.is_dataclass(getattr(Config(), f.name))]

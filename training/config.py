@@ -64,6 +64,9 @@ class TrainConfig:
     calibrate: bool = True
     # Per-label thresholds chosen on dev so each event label reaches this precision there; null: none.
     target_precision: float | None = None
+    # The background label's share of a real dump (about 0.95): dev is reweighted to it when choosing the
+    # thresholds, so the target is a precision at the dump's label mix, not at dev's; null: dev as it is.
+    threshold_background_share: float | None = None
     epochs: float = 10
     batch_size: int = 32
     eval_batch_size: int = 64
@@ -71,6 +74,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     label_smoothing: float = 0.0
+    # Mixed precision: bfloat16 autocast for the forward and backward passes, float32 master weights (the saved
+    # model stays float32). Several times faster matmuls on CPUs with AMX or AVX512-BF16; emulated, so slower,
+    # elsewhere (docs/benchmarks.md).
+    bf16: bool = False
     seed: int = 42
     logging_steps: int = 20
     max_train_samples: int | None = None
@@ -252,6 +259,7 @@ _BOUNDS = [
     ("train.context_tokens", _non_negative, "0 or more"),
     ("train.stride", _non_negative, "0 or more"),
     ("train.target_precision", _optional(lambda x: 0 < x < 1), "between 0 and 1 (exclusive), or null"),
+    ("train.threshold_background_share", _optional(lambda x: 0 < x < 1), "between 0 and 1 (exclusive), or null"),
     ("train.epochs", _positive, "positive"),
     ("train.batch_size", _positive, "positive"),
     ("train.eval_batch_size", _positive, "positive"),
@@ -351,7 +359,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 # training (python -m training.bootstrap), and the rest only change what happens after the last step
 # (calibration, thresholds, evaluation batching) or how fast and how verbosely steps run.
 NOT_TRAINING = ("base", "train.logging_steps", "train.torch_threads", "train.eval_batch_size", "train.calibrate",
-                "train.target_precision")
+                "train.target_precision", "train.threshold_background_share")
 
 
 def training_fingerprint(config: Config) -> dict[str, Any]:
@@ -372,6 +380,9 @@ def training_fingerprint(config: Config) -> dict[str, Any]:
 
 def check_same_training(saved: dict[str, Any], current: dict[str, Any], where: str) -> None:
     """Refuse to resume checkpoints written under another config: the run would mix two trainings."""
+    # A key the project added after the run started was, at its default, what that run trained with.
+    defaults = training_fingerprint(Config())
+    saved = {**{k: defaults[k] for k in current if k not in saved and k in defaults}, **saved}
     changed = sorted(k for k in set(saved) | set(current) if saved.get(k, "<absent>") != current.get(k, "<absent>"))
     if changed:
         shown = "; ".join(f"{k}: {saved.get(k, '<absent>')!r} -> {current.get(k, '<absent>')!r}" for k in changed[:3])

@@ -184,7 +184,10 @@ def training_arguments(config: Config, checkpoints: Path) -> TrainingArguments:
         dataloader_pin_memory=torch.cuda.is_available(),
         # Keeps the `weight` column (not a model argument) for WeightedTrainer; the datasets hold only inputs.
         remove_unused_columns=False,
+        bf16=t.bf16,
     )
+    if t.bf16 and not torch.cuda.is_available():
+        kwargs["use_cpu"] = True  # transformers takes bf16 without use_cpu to mean a GPU, and refuses
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
         # torchrun on CPUs: without an explicit backend transformers runs every rank as a separate single run.
         kwargs["ddp_backend"] = "gloo"
@@ -288,8 +291,11 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     test_probs, test_windows = predict_split(classifier, splits["test"])
     if config.train.target_precision is not None and config.background is not None:
         # Thresholds act on the probabilities only in decide(), so the dev pass above serves to choose them.
+        share = config.train.threshold_background_share
+        weights = (None if share is None else
+                   calibrate.background_weights(gold["dev"], config.labels, config.background, share))
         chosen = calibrate.choose_thresholds(dev_probs, gold["dev"], config.labels, config.background,
-                                             config.train.target_precision)
+                                             config.train.target_precision, weights)
         settings.thresholds = {label: c["threshold"] for label, c in chosen.items()}
         calibration["thresholds"] = chosen
         settings.save(model_dir)
