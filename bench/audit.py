@@ -1,7 +1,7 @@
 """Precision of event labels on real news, from a hand audit stored as ids and verdicts (never text).
 
     python bench/audit.py bench/audit/NAME.jsonl [--dump ../shared/corpora/moldova_ru_news.jsonl]
-        [--thresholds runs/OTHER/model]
+        [--thresholds runs/OTHER/model] [--shares phone_call=0.51,support_statement=2.01,...]
 
 Each line of the audit file: `article_id`, `paragraph` (index as the splitter numbers it, the title is 0),
 `label` (what the model said), `verdict` (`correct` or `wrong`) and, for a wrong one, `true_label`. The file
@@ -13,6 +13,11 @@ With --thresholds, the audit is first narrowed to the paragraphs that model fold
 still label as events (same model, stricter thresholds: the audited `score` is the raw top score), which
 estimates the precision those thresholds would have on the same dump without a second audit. Only valid
 when the folder holds the same weights as the audited model and thresholds at least as high.
+
+With --shares (each event label's share of the scored paragraphs, as bench/event_share.py prints them), the
+per-label precisions are also weighted by those shares: a draw that leaves out earlier audits' articles can
+hold another label mix than the model's output, and the weighted figure is the precision of that output, with
+the share of all paragraphs that get a correct event label ("yield").
 """
 from __future__ import annotations
 
@@ -77,6 +82,15 @@ def keep_above(rows: list[dict], thresholds: dict[str, float]) -> list[dict]:
     return [r for r in rows if float(r["score"]) >= thresholds.get(r["label"], 0.0)]
 
 
+def weighted_by_shares(summary: dict, shares: dict[str, float]) -> dict:
+    """Precision of the model's whole output when each label's audited precision stands for its share."""
+    total = sum(shares.values())
+    correct = sum(summary.get(label, {}).get("precision", 0.0) * share for label, share in shares.items())
+    unaudited = sorted(label for label in shares if label not in summary)
+    return {"precision": round(correct / total, 3) if total else 0.0, "yield": round(correct, 4),
+            "unaudited_labels": unaudited}
+
+
 def check_ids(rows: list[dict], dump: Path) -> list[str]:
     wanted = {(r["article_id"], int(r["paragraph"])) for r in rows}
     found = set()
@@ -93,6 +107,7 @@ def main(argv=None) -> int:
     p.add_argument("--dump", type=Path, help="check that every audited id exists in this dump")
     p.add_argument("--thresholds", type=Path, metavar="MODEL_DIR",
                    help="narrow the audit to what this folder's (stricter) thresholds keep as events")
+    p.add_argument("--shares", help="LABEL=SHARE,... of the scored paragraphs: weight per-label precision by them")
     args = p.parse_args(argv)
     rows = read_audit(args.audit)
     if args.thresholds:
@@ -105,7 +120,11 @@ def main(argv=None) -> int:
         if missing:
             print(f"{args.audit}: {len(missing)} ids not in {args.dump}: {', '.join(missing[:5])}", file=sys.stderr)
             return 1
-    print(json.dumps(summarize(rows), indent=2, ensure_ascii=False))
+    summary = summarize(rows)
+    if args.shares:
+        shares = {k: float(v) for k, v in (item.split("=", 1) for item in args.shares.split(","))}
+        summary["weighted_by_shares"] = weighted_by_shares(summary, shares)
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
 
 

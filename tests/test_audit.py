@@ -59,3 +59,10 @@ def test_stricter_thresholds_narrow_an_audit_to_what_they_still_label(tmp_path):
     kept = keep_above(rows, {"trade_news": 0.95})
     assert [(r["article_id"], r["paragraph"]) for r in kept] == [("a", 1), ("b", 1)]
     assert summarize(kept)["trade_news"]["precision"] == 1.0
+
+
+def test_precision_weighted_by_the_models_label_shares():
+    from bench.audit import weighted_by_shares
+    summary = {"trade_news": {"precision": 0.5}, "phone_call": {"precision": 0.0}}
+    out = weighted_by_shares(summary, {"trade_news": 3.0, "phone_call": 1.0, "unrest_report": 1.0})
+    assert out == {"precision": 0.3, "yield": 1.5, "unaudited_labels": ["unrest_report"]}

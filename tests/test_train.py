@@ -133,3 +133,16 @@ def test_a_model_trained_with_context_scores_with_the_same_context(tiny_base, tm
     without = scorer.predict_proba([e.text for e in test])
     assert [[r["probs"][x] for x in scorer.labels] for r in rows] == [[round(float(v), 6) for v in p] for p in probs]
     assert not np.allclose(probs, without)
+
+
+def test_bf16_training_saves_a_float32_model_trained_in_another_precision(tiny_base, tmp_path):
+    runs = {}
+    for bf16 in ("false", "true"):
+        out = tmp_path / f"bf16-{bf16}"
+        assert main(["--config", "configs/tiny.yaml", "--output-dir", str(out), "--set",
+                     f"model.name_or_path={tiny_base}", "--set", "train.max_train_samples=48",
+                     "--set", f"train.bf16={bf16}"]) == 0
+        runs[bf16] = load_file(out / "model" / "model.safetensors")
+    assert all(t.dtype.is_floating_point and t.dtype.itemsize == 4 for t in runs["true"].values())
+    changed = [k for k in runs["true"] if not np.array_equal(runs["true"][k].numpy(), runs["false"][k].numpy())]
+    assert changed  # same seed and data: only the precision of the passes differs

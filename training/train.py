@@ -32,7 +32,7 @@ from transformers import (
 
 from inference import calibration as calibrate
 from inference import errors
-from inference.backends import check_model_folder
+from inference.backends import check_model_folder, cpu_has_bf16
 from inference.classifier import EventClassifier
 
 from . import baseline, metrics, weak
@@ -188,6 +188,9 @@ def training_arguments(config: Config, checkpoints: Path) -> TrainingArguments:
     )
     if t.bf16 and not torch.cuda.is_available():
         kwargs["use_cpu"] = True  # transformers takes bf16 without use_cpu to mean a GPU, and refuses
+        if not cpu_has_bf16():
+            log.warning("train.bf16: this CPU has no bfloat16 instructions, so autocast runs emulated and slower "
+                        "than float32; set train.bf16=false here")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available():
         # torchrun on CPUs: without an explicit backend transformers runs every rank as a separate single run.
         kwargs["ddp_backend"] = "gloo"
