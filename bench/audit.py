@@ -91,6 +91,14 @@ def weighted_by_shares(summary: dict, shares: dict[str, float]) -> dict:
             "unaudited_labels": unaudited}
 
 
+def parse_shares(text: str) -> dict[str, float]:
+    try:
+        return {label: float(share) for label, share in (item.split("=", 1) for item in text.split(","))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LABEL=SHARE,... with numbers, "
+                                         "e.g. phone_call=0.51,trade_news=1.40") from None
+
+
 def check_ids(rows: list[dict], dump: Path) -> list[str]:
     wanted = {(r["article_id"], int(r["paragraph"])) for r in rows}
     found = set()
@@ -107,14 +115,16 @@ def main(argv=None) -> int:
     p.add_argument("--dump", type=Path, help="check that every audited id exists in this dump")
     p.add_argument("--thresholds", type=Path, metavar="MODEL_DIR",
                    help="narrow the audit to what this folder's (stricter) thresholds keep as events")
-    p.add_argument("--shares", help="LABEL=SHARE,... of the scored paragraphs: weight per-label precision by them")
+    p.add_argument("--shares", type=parse_shares,
+                   help="LABEL=SHARE,... of the scored paragraphs: weight per-label precision by them")
     args = p.parse_args(argv)
     rows = read_audit(args.audit)
     if args.thresholds:
         settings = ClassifierSettings.load(args.thresholds)
-        print(f"{args.audit}: thresholds of {args.thresholds} {settings.thresholds} keep "
-              f"{len(keep_above(rows, settings.thresholds))} of {len(rows)}", file=sys.stderr)
-        rows = keep_above(rows, settings.thresholds)
+        kept = keep_above(rows, settings.thresholds)
+        print(f"{args.audit}: thresholds of {args.thresholds} {settings.thresholds} keep {len(kept)} of {len(rows)}",
+              file=sys.stderr)
+        rows = kept
     if args.dump:
         missing = check_ids(rows, args.dump)
         if missing:
@@ -122,8 +132,7 @@ def main(argv=None) -> int:
             return 1
     summary = summarize(rows)
     if args.shares:
-        shares = {k: float(v) for k, v in (item.split("=", 1) for item in args.shares.split(","))}
-        summary["weighted_by_shares"] = weighted_by_shares(summary, shares)
+        summary["weighted_by_shares"] = weighted_by_shares(summary, args.shares)
     print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
 

@@ -6,8 +6,9 @@ On CPUs with AMX (or AVX512-BF16) oneDNN multiplies bfloat16 several times faste
 what that gives a whole optimizer step (forward, backward, AdamW) of the project's models, with the batches the
 Trainer would build: the first `--rows` paragraphs of data/labeled/train.jsonl with the config's context,
 batch 32, sorted by length as the Trainer's length grouping does. Each variant is timed twice, interleaved,
-best of the two kept, after one warm-up step. `--layers N` keeps the first N encoder layers (as
-`model.num_layers` does); `--freeze N` freezes the embeddings and the lowest N layers.
+best of the two kept, after one warm-up step. The model, context and window are those of configs/default.yaml
+on the given base (`training.train.load_model`); `--layers N` sets `model.num_layers`, `--freeze N`
+`model.freeze_layers`.
 """
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from inference.backends import cpu_has_bf16  # noqa: E402
-from inference.classifier import ClassifierSettings, encode_windows  # noqa: E402
-from inference.readers import read_labeled  # noqa: E402
-from training.data import with_context  # noqa: E402
+from inference.classifier import encode_windows  # noqa: E402
+from training.config import load_config  # noqa: E402
+from training.data import load_splits, settings_from_config  # noqa: E402
+from training.train import load_model  # noqa: E402
 
 
-def batches(tokenizer, rows, settings: ClassifierSettings, token_types: bool, size: int = 32):
+def batches(tokenizer, rows, settings, token_types: bool, size: int = 32):
+    """Length-sorted batches of the rows' windows, padded as the Trainer's collator pads them."""
     import torch
 
     enc = encode_windows(tokenizer, [r.text for r in rows], [r.context for r in rows], settings, token_types)
@@ -35,32 +38,23 @@ def batches(tokenizer, rows, settings: ClassifierSettings, token_types: bool, si
     out = []
     for start in range(0, len(order), size):
         idx = order[start:start + size]
-        width = max(len(enc["input_ids"][i]) for i in idx)
-        ids = torch.full((len(idx), width), tokenizer.pad_token_id)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
-        for row, i in enumerate(idx):
-            n = len(enc["input_ids"][i])
-            ids[row, :n] = torch.tensor(enc["input_ids"][i])
-            mask[row, :n] = 1
-        out.append({"input_ids": ids, "attention_mask": mask, "labels": torch.randint(0, 5, (len(idx),))})
+        batch = tokenizer.pad({"input_ids": [enc["input_ids"][i] for i in idx]}, return_tensors="pt")
+        out.append({"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
+                    "labels": torch.randint(0, 5, (len(idx),))})
     return out
 
 
 def build(base: str, layers: int | None, freeze: int):
+    """Tokenizer, model and optimizer as `python -m training` builds them from the default config on `base`."""
     import torch
-    from transformers import AutoModelForSequenceClassification
 
-    torch.manual_seed(0)
-    extra = {"num_hidden_layers": layers} if layers else {}
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=5, use_safetensors=True, **extra)
-    if freeze:
-        for p in model.bert.embeddings.parameters():
-            p.requires_grad_(False)
-        for layer in model.bert.encoder.layer[:freeze]:
-            for p in layer.parameters():
-                p.requires_grad_(False)
+    overrides = [f"model.name_or_path={base}", f"model.freeze_layers={freeze}"]
+    if layers:
+        overrides.append(f"model.num_layers={layers}")
+    config = load_config(ROOT / "configs/default.yaml", overrides)
+    tokenizer, model = load_model(config)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    return model.train(), opt
+    return config, tokenizer, model.train(), opt
 
 
 def step_seconds(model, opt, data, bf16: bool) -> float:
@@ -79,7 +73,6 @@ def step_seconds(model, opt, data, bf16: bool) -> float:
 
 def main(argv=None) -> int:
     import torch
-    from transformers import AutoTokenizer
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--base", action="append", help="base folder; repeat (default: bases/navec-bert)")
@@ -91,14 +84,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"bfloat16 in hardware: {cpu_has_bf16()}; {args.threads} threads", flush=True)
-    settings = ClassifierSettings(max_length=128, context="title+previous", context_tokens=48)
-    rows = with_context(read_labeled(ROOT / "data/labeled/train.jsonl"), "title+previous")[:args.rows]
     results = {}
     for base in args.base or ["bases/navec-bert"]:
-        tokenizer = AutoTokenizer.from_pretrained(base)
-        model, opt = build(base, args.layers, args.freeze)
+        config, tokenizer, model, opt = build(base, args.layers, args.freeze)
+        rows = load_splits(config)["train"][:args.rows]
         token_types = getattr(model.config, "type_vocab_size", 0) >= 2
-        data = batches(tokenizer, rows, settings, token_types)[:args.steps]
+        data = batches(tokenizer, rows, settings_from_config(config), token_types)[:args.steps]
         tokens = sum(int(b["attention_mask"].numel()) for b in data)
         step_seconds(model, opt, data[:1], False)
         step_seconds(model, opt, data[:1], True)
