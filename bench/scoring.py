@@ -99,10 +99,9 @@ def dense_ops_per_token(model_dir: Path) -> int:
     return 2 * (4 * h * h + 2 * h * f) * c["num_hidden_layers"]
 
 
-def one_window(model_dir: Path, texts: list[str]) -> list[str]:
+def one_window(clf: EventClassifier, texts: list[str]) -> list[str]:
     """The paragraphs that fit one window of this model: `pipeline` (which cuts at the window) and the classifier
     (which scores every window) then do the same work on them."""
-    clf = EventClassifier.from_pretrained(model_dir, cache_size=0)
     lengths = [len(ids) for ids in clf.tokenizer(texts)["input_ids"]]
     return [t for t, n in zip(texts, lengths) if n <= clf.settings.max_length]
 
@@ -110,10 +109,6 @@ def one_window(model_dir: Path, texts: list[str]) -> list[str]:
 def speed(model_dir: Path, texts: list[str], repeats: int, fit_window: bool = False) -> dict:
     import torch
     from transformers import pipeline
-
-    if fit_window:
-        texts = one_window(model_dir, texts)
-        print(f"  {len(texts)} paragraphs that fit one window", flush=True)
 
     engines = {
         "pipeline(batch_size=32)": pipeline("text-classification", model=str(model_dir), device="cpu"),
@@ -126,6 +121,9 @@ def speed(model_dir: Path, texts: list[str], repeats: int, fit_window: bool = Fa
         "EventClassifier onnx int8": EventClassifier.from_pretrained(model_dir, backend="onnx", int8=True,
                                                                      cache_size=0),
     }
+    if fit_window:
+        texts = one_window(engines["EventClassifier torch"], texts)
+        print(f"  {len(texts)} paragraphs that fit one window", flush=True)
     best = {name: float("inf") for name in engines}
     labels: dict[str, list[str]] = {}
     for _ in range(repeats):
